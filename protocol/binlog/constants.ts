@@ -94,6 +94,12 @@ export const FL_DDL = 0x20;
 export const FL_PREPARED_XA = 0x40;
 export const FL_COMPLETED_XA = 0x80;
 
+/** MariaDB GTID_EVENT flags_extra (10.5+). */
+export const FL_EXTRA_MULTI_ENGINE_E1 = 0x01;
+export const FL_START_ALTER_E1 = 0x02;
+export const FL_COMMIT_ALTER_E1 = 0x04;
+export const FL_ROLLBACK_ALTER_E1 = 0x08;
+
 /** MariaDB GTID_LIST count-word flags. */
 export const GTID_LIST_FLAG_UNTIL_REACHED = 1 << 28;
 export const GTID_LIST_FLAG_IGN_GTIDS = 1 << 29;
