@@ -39,7 +39,6 @@ export function buildAdminApp(deps: AdminDeps): FastifyInstance {
   const app = Fastify({
     loggerInstance: deps.logger,
     bodyLimit: deps.bodyLimit ?? 64 * 1024,
-    disableRequestLogging: false,
     ajv: { customOptions: { coerceTypes: false, removeAdditional: false, useDefaults: false } },
     return503OnClosing: true,
     forceCloseConnections: true,

@@ -1,0 +1,64 @@
+/**
+ * From the typed Config (config `cluster` section) to the coordinator's options. Pure.
+ *
+ * Advertised addresses default to the listen addresses, unless those are wildcards (0.0.0.0, ::), which
+ * other nodes cannot dial: then `cluster.advertise_admin` / `cluster.advertise_server` are required.
+ */
+import type { Config } from '../config/config.js';
+import { ValidationError } from '../config/validate.js';
+import type { Logger } from '../logger.js';
+import type { EtcdCoordinatorOptions } from './coordinator.js';
+import type { MemberInfo } from './types.js';
+
+const WILDCARD = /^(0\.0\.0\.0|\[::\]|::|\*):/;
+
+export function memberFromConfig(config: Config): MemberInfo {
+  const cluster = config.cluster;
+  if (cluster === null) throw new ValidationError('cluster', 'cluster mode is not configured');
+  let adminUrl = cluster.advertiseAdmin;
+  if (adminUrl === null) {
+    if (WILDCARD.test(config.admin.listen)) {
+      throw new ValidationError('cluster.advertise_admin', `cluster.advertise_admin is required when admin.listen is a wildcard (${config.admin.listen})`);
+    }
+    adminUrl = `${config.admin.tls ? 'https' : 'http'}://${config.admin.listen}`;
+  }
+  let serverAddr = cluster.advertiseServer;
+  if (serverAddr === null) {
+    const listen = config.server?.addr;
+    if (listen === undefined) {
+      throw new ValidationError('cluster.advertise_server', 'cluster.advertise_server is required when no server.listen is configured');
+    }
+    if (WILDCARD.test(listen)) {
+      throw new ValidationError('cluster.advertise_server', `cluster.advertise_server is required when server.listen is a wildcard (${listen})`);
+    }
+    serverAddr = listen;
+  }
+  return { name: cluster.name, adminUrl, serverAddr };
+}
+
+export interface CoordinatorExtras {
+  logger: Logger;
+  /** Cluster secret that seals the stored syncer password (e.g. from BINLOG_PROXY_CLUSTER_SECRET); null: unsealed. */
+  secret?: string | null;
+  /** etcd TLS / auth, when etcd is access-controlled (not in the config file yet). */
+  credentials?: EtcdCoordinatorOptions['etcd']['credentials'];
+  auth?: EtcdCoordinatorOptions['etcd']['auth'];
+}
+
+export function coordinatorOptionsFromConfig(config: Config, extras: CoordinatorExtras): EtcdCoordinatorOptions {
+  const cluster = config.cluster;
+  if (cluster === null) throw new ValidationError('cluster', 'cluster mode is not configured');
+  if (cluster.etcd.length === 0) throw new ValidationError('cluster.etcd', 'cluster.etcd needs at least one endpoint');
+  return {
+    self: memberFromConfig(config),
+    etcd: {
+      hosts: cluster.etcd,
+      ...(extras.credentials ? { credentials: extras.credentials } : {}),
+      ...(extras.auth ? { auth: extras.auth } : {}),
+    },
+    prefix: cluster.prefix,
+    leaseTtlMs: cluster.leaseTtlMs,
+    secret: extras.secret ?? null,
+    logger: extras.logger,
+  };
+}
