@@ -1,0 +1,54 @@
+/**
+ * Errors of the storage layer. Every failure the store reports is a `StorageError` with one of the stable
+ * codes below (scripts, the admin API and the replica-facing server match on them; never reword a code).
+ *
+ * | code                    | when                                                                        |
+ * |-------------------------|-----------------------------------------------------------------------------|
+ * | ERR_STORAGE_FORMAT      | the directory is not a binlog-proxy store, or its format version is newer     |
+ * |                         | than this build (or older with no migration)                                 |
+ * | ERR_STORAGE_CORRUPT     | LevelDB reports corruption, or data, indexes and state disagree on open       |
+ * | ERR_STORAGE_LOCKED      | another process holds the LevelDB lock of the directory                      |
+ * | ERR_STORAGE_FLAVOR      | MySQL/MariaDB flavour unknown for a new store, or a mismatch                  |
+ * | ERR_STORAGE_APPEND      | an append that would break the log (not contiguous, bad event framing, ...)   |
+ * | ERR_STORAGE_BUSY        | an append while a streamed transaction is open (single writer)                |
+ * | ERR_STORAGE_CLOSED      | the store is closed (or closing)                                             |
+ * | ERR_STORAGE_IO          | a LevelDB write failed; the store refuses further writes until reopened      |
+ * | ERR_STORAGE_NOT_FOUND   | a binlog file name that is not stored                                         |
+ * | ERR_STORAGE_POSITION    | a position outside the stored part of a file, or not at an event boundary     |
+ * | ERR_STORAGE_PURGED      | the requested position or GTIDs were purged (or were never stored)           |
+ * | ERR_STORAGE_ABORTED     | a streamed transaction was used after commit()/abort()                       |
+ * | ERR_STORAGE_ARGUMENT    | an argument of the wrong shape (empty meta name, negative size, ...)         |
+ */
+import { BinlogProxyError } from '../protocol/errors.js';
+
+export type StorageErrorCode =
+  | 'ERR_STORAGE_FORMAT'
+  | 'ERR_STORAGE_CORRUPT'
+  | 'ERR_STORAGE_LOCKED'
+  | 'ERR_STORAGE_FLAVOR'
+  | 'ERR_STORAGE_APPEND'
+  | 'ERR_STORAGE_BUSY'
+  | 'ERR_STORAGE_CLOSED'
+  | 'ERR_STORAGE_IO'
+  | 'ERR_STORAGE_NOT_FOUND'
+  | 'ERR_STORAGE_POSITION'
+  | 'ERR_STORAGE_PURGED'
+  | 'ERR_STORAGE_ABORTED'
+  | 'ERR_STORAGE_ARGUMENT';
+
+export class StorageError extends BinlogProxyError {
+  declare readonly code: StorageErrorCode;
+
+  constructor(code: StorageErrorCode, message: string, options?: { cause?: unknown }) {
+    super(code, message, options);
+  }
+}
+
+/** A value or key in the database that does not decode: always ERR_STORAGE_CORRUPT. */
+export function corrupt(message: string, cause?: unknown): StorageError {
+  return new StorageError('ERR_STORAGE_CORRUPT', message, cause === undefined ? undefined : { cause });
+}
+
+export function badArgument(message: string): StorageError {
+  return new StorageError('ERR_STORAGE_ARGUMENT', message);
+}

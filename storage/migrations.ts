@@ -1,0 +1,54 @@
+/**
+ * The on-disk format version and the migration hook.
+ *
+ * The version lives under the format key (keys.ts, 0x01). Opening a store whose version is newer than
+ * FORMAT_VERSION fails with ERR_STORAGE_FORMAT (an older build must not touch a newer layout). An older
+ * version is brought forward one step at a time by the migrations below; each step records its new version
+ * (synced) when it is done, so an interrupted migration resumes from the last finished step. A version with no
+ * migration path fails with ERR_STORAGE_FORMAT.
+ *
+ * Version history:
+ *   1  segments of units under [0x10][seq][sub], checkpoints under [0x10][seq][0xffffffff], file records.
+ */
+import { StorageError } from './errors.js';
+import { formatKey } from './keys.js';
+import type { Db } from './log-io.js';
+import { encodeFormat } from './records.js';
+
+export const FORMAT_VERSION = 1;
+
+export interface Migration {
+  from: number;
+  to: number;
+  description: string;
+  run(db: Db): Promise<void>;
+}
+
+/** No migrations yet: version 1 is the first format. */
+export const MIGRATIONS: readonly Migration[] = [];
+
+/** Runs the migrations from `version` to `target`; returns the final version. */
+export async function migrate(
+  db: Db,
+  version: number,
+  migrations: readonly Migration[] = MIGRATIONS,
+  target = FORMAT_VERSION,
+): Promise<number> {
+  if (version > target) {
+    throw new StorageError(
+      'ERR_STORAGE_FORMAT',
+      `storage format version ${version} is newer than this build supports (${target}); upgrade binlog-proxy`,
+    );
+  }
+  let v = version;
+  while (v < target) {
+    const step = migrations.find((m) => m.from === v);
+    if (step === undefined) {
+      throw new StorageError('ERR_STORAGE_FORMAT', `no migration from storage format version ${v} (this build writes ${target})`);
+    }
+    await step.run(db);
+    v = step.to;
+    await db.put(formatKey(), encodeFormat(v), { sync: true });
+  }
+  return v;
+}
