@@ -89,6 +89,26 @@ export class PacketReader {
   }
 
   /**
+   * Removes and returns the queued input that is not part of a returned packet, e.g. the first bytes of a
+   * TLS ClientHello that arrived in the same chunk as an SSLRequest, or what to hand to a new reader with
+   * another size limit. Throws ProtocolError ERR_MALFORMED while a split (0xFFFFFF) packet is half
+   * assembled, since those bytes could not be handed on.
+   */
+  takeQueued(): Buffer {
+    if (this.parts.length > 0) {
+      throw new ProtocolError('ERR_MALFORMED', 'cannot hand over the input in the middle of a split packet');
+    }
+    const rest = this.chunks.slice(this.head);
+    if (rest.length > 0 && this.headOffset > 0) rest[0] = rest[0]!.subarray(this.headOffset);
+    const out = rest.length === 1 ? rest[0]! : Buffer.concat(rest, this.queued);
+    this.chunks = [];
+    this.head = 0;
+    this.headOffset = 0;
+    this.queued = 0;
+    return out.length === 0 ? EMPTY : out;
+  }
+
+  /**
    * The next complete logical packet, or `undefined` when more input is needed.
    * Throws ProtocolError ERR_PACKET_SEQUENCE / ERR_PACKET_TOO_LARGE; the reader is unusable afterwards.
    */

@@ -32,6 +32,8 @@ export interface ServerStatus {
   server_id: number;
   server_uuid: string;
   slaves: ReplicaInfo[];
+  /** Client connections open now (replicas, binlog clients, SQL clients, unauthenticated ones). */
+  connections?: number;
   last_error: { code: string; message: string; at: string } | null;
 }
 

@@ -1,0 +1,773 @@
+/**
+ * The streaming loop of a dump (§3.4, §3.6, §3.8, §7.3): fake ROTATE, FDE, the stored events, rotations into
+ * the next files, heartbeats, EOF. What reaches the replica is what the primary's own dump thread sends.
+ *
+ * Per file the sender opens (the first one and every one it rotates into):
+ *   1. fake ROTATE (timestamp 0, log_pos 0, ARTIFICIAL, our server_id, body = start position + name). Its CRC
+ *      follows the checksum alg in force: before the first FDE that is the replica's @master_binlog_checksum
+ *      (CRC32 -> CRC, NONE or never set -> none), afterwards the last FDE's alg (MySQL `m_event_checksum_alg`,
+ *      MariaDB `current_checksum_alg` both switch at the FDE). A client that parses CRCs per FDE needs that.
+ *   2. the file's FDE with LOG_EVENT_BINLOG_IN_USE_F cleared, and:
+ *        the file's stream starting past 4 (a file/pos dump's first file, or a dump starting in a file the
+ *        store holds only from its middle): log_pos = 0 and created = 0;
+ *        MySQL GTID dump: created = 0 when the first transaction of the start file is skipped (every file of
+ *        the dump, as MySQL's flag is set once);
+ *        MariaDB GTID dump: created = 0 while a requested position is not reached yet;
+ *      CRC recomputed. A replica that never declared its checksum gets ERR 1236 here if the FDE says CRC32
+ *      (both servers do this: MariaDB's `is_slave_checksum_aware` only asks whether the variable exists).
+ *   3. the stored events from the start position, unchanged (zero-copy slices of the stored bytes), except the
+ *      flavour's filters: MySQL GTID skipping of whole transactions; MariaDB GTID skipping, capability
+ *      rewriting, ANNOTATE_ROWS and skip_replication filtering (rewrite.ts, mariadb_gtid.ts).
+ *
+ * Throughput: the store yields batches of units (whole transactions); events are found by their event_size
+ * field without building objects; runs of unchanged events go out with one `sendEvents` call (or one
+ * `sendEvent` per event when the output has no batch form). The loop awaits only per batch, for `drain()` when
+ * the output said it is full (checked after each unit, so at most one unit is queued beyond the output's
+ * high-water mark), and while waiting for the tail. Memory per replica: one batch (the store's readBatchBytes)
+ * plus the socket buffer.
+ *
+ * Heartbeats: when nothing was sent for the period, while waiting for the tail, with the current file and the
+ * position after the last event read. MySQL GTID dumps also send one with the position after skipped
+ * transactions before the next event sent, every period while skipping, and when caught up after a skip.
+ *
+ * Semi-sync (the replica set @rpl_semi_sync_slave / _replica): the output adds [0xEF][flag] to every packet.
+ * The sender asks for an ACK (flag 1) on the last event of a transaction that arrived live: stored after the
+ * dump started and the newest durable unit when it is sent, i.e. a commit someone could be waiting on, as a
+ * source flags only waiting commits. History a replica catches up on is never flagged (an ACK of a later
+ * position covers all earlier ones, and a flag makes the replica flush its relay log first). ACKs the replica
+ * sends back are recorded in `progress` (ackFile, ackPosition, acks) for upstream semi-sync chaining.
+ *
+ * MariaDB specifics kept on purpose: the fake GTID_LIST after a domain reached its position comes after the
+ * last event of the skipped group, or right after the GTID event when the group itself is sent (seq_no past
+ * the requested one without strict mode), as `send_events` does; a START_ENCRYPTION event is only sent right
+ * after the FDE of a file streamed from position 4 (MariaDB's sender never sends it from its event loop).
+ */
+import {
+  ANNOTATE_ROWS_EVENT,
+  ANONYMOUS_GTID_LOG_EVENT,
+  BINLOG_CHECKPOINT_EVENT,
+  BINLOG_CHECKSUM_ALG_CRC32,
+  BINLOG_CHECKSUM_ALG_OFF,
+  BINLOG_CHECKSUM_ALG_UNDEF,
+  FL_STANDALONE,
+  FORMAT_DESCRIPTION_EVENT,
+  GTID_LIST_FLAG_UNTIL_REACHED,
+  GTID_LOG_EVENT,
+  GTID_TAGGED_LOG_EVENT,
+  LOG_EVENT_HEADER_LEN,
+  LOG_EVENT_SKIP_REPLICATION_F,
+  MARIADB_GTID_EVENT,
+  MARIADB_GTID_LIST_EVENT,
+  MARIA_SLAVE_CAPABILITY_ANNOTATE,
+  MARIA_SLAVE_CAPABILITY_BINLOG_CHECKPOINT,
+  MARIA_SLAVE_CAPABILITY_GTID,
+  MARIA_SLAVE_CAPABILITY_TOLERATE_HOLES,
+  QUERY_EVENT,
+  ROTATE_EVENT,
+  START_ENCRYPTION_EVENT,
+  XID_EVENT,
+} from '../../../protocol/binlog/constants.js';
+import { buildFakeRotate, buildMariadbGtidList, restampFde } from '../../../protocol/binlog/builders.js';
+import { decodeMariadbGtidList } from '../../../protocol/binlog/mariadb_gtid_list.js';
+import { queryKindOf } from '../../../protocol/binlog/tracker.js';
+import { BinlogEvent, EVENT_LEN_OFFSET, EVENT_TYPE_OFFSET, FLAGS_OFFSET, TIMESTAMP_OFFSET } from '../../../protocol/binlog/header.js';
+import { decodeFormatDescription, FDE_CREATED_EVENT_OFFSET } from '../../../protocol/binlog/fde.js';
+import { BINLOG_DUMP_NON_BLOCK, BINLOG_SEND_ANNOTATE_ROWS_EVENT, USE_HEARTBEAT_EVENT_V2 } from '../../../protocol/constants.js';
+import { formatMariadbGtid, type MariadbGtid } from '../../../protocol/gtid/mariadb.js';
+import { formatMysqlGtid, type MysqlGtid, type MysqlGtidSet } from '../../../protocol/gtid/mysql.js';
+import { DumpError, messages, shutdownError, withLocation, type DumpErrorCode, type Wording } from './errors.js';
+import { buildDumpHeartbeat, heartbeatPeriodMs } from './heartbeat.js';
+import { isPartOfGroup, type MariadbGtidFilter } from './mariadb_gtid.js';
+import { beginEvent, dummyEvent } from './rewrite.js';
+import { BIN_LOG_HEADER_SIZE, type StartPoint } from './start.js';
+import { findFile, type DumpStore, type StoredUnit } from './store.js';
+import type { DumpContext } from './types.js';
+
+/** Everything the start checks decided; the sender only streams. */
+export interface DumpPlan {
+  mode: 'file' | 'mysql-gtid' | 'mariadb-gtid';
+  start: StartPoint;
+  /** What the replica asked, for the error location suffix. */
+  requestedFile: string;
+  requestedPos: bigint;
+  wording: Wording;
+  /** MySQL GTID dump: the replica's set (transactions in it are skipped). */
+  exclude: MysqlGtidSet | null;
+  /** MySQL GTID dump: zero the FDEs' `created` (the start file's first transaction is skipped). */
+  clearCreated: boolean;
+  /** MariaDB GTID connect. */
+  mariadb: MariadbGtidFilter | null;
+}
+
+/** Errors raised while a file is open get MySQL's/MariaDB's location suffix. */
+const LOCATED: ReadonlySet<DumpErrorCode> = new Set<DumpErrorCode>([
+  'ERR_DUMP_CHECKSUM',
+  'ERR_DUMP_ANONYMOUS',
+  'ERR_DUMP_EVENT',
+  'ERR_DUMP_STORAGE',
+  'ERR_DUMP_POSITION',
+]);
+
+const NO_ACK = undefined;
+const NEED_ACK = { needAck: true } as const;
+
+/** Why the batch loop stopped early. */
+const CONTINUE = 0;
+const BLOCKED = 1;
+const FINISHED = 2;
+
+export class BinlogSender {
+  private readonly out: DumpContext['output'];
+  private readonly flavor: 'mysql' | 'mariadb';
+  private readonly serverId: number;
+  private readonly periodMs: number;
+  private readonly heartbeatV2: boolean;
+  private readonly nonBlocking: boolean;
+  private readonly annotate: boolean;
+  private readonly capability: number;
+  private readonly skipReplication: boolean;
+  private readonly semiSync: boolean;
+
+  /** Checksum alg in force for artificial events (see the module comment). */
+  private alg: number;
+  private curFile: string | null = null;
+  /** Position after the last event read (sent or skipped). */
+  private curPos = 0n;
+  /** Start of the last event read. */
+  private lastEventPos = 0n;
+  /** End of the current file's FDE (its events start there). */
+  private fdeEnd = 0n;
+  /** The current file's recorded FDE while its stream has not shown whether it starts with the stored FDE. */
+  private fdeFallback: Buffer | null = null;
+  private lastSentAt = 0;
+  private blocked = false;
+
+  // MySQL GTID skipping (Binlog_sender::send_events)
+  private inExclude = false;
+  private pendingSkipPos: bigint | null = null;
+
+  // MariaDB: the decision for the unit being streamed (a huge unit comes in several chunks)
+  private skipUnit = false;
+
+  /** The last durable unit when the dump started: units up to it are history. */
+  private startSeq = 0;
+
+  // progress
+  private eventsSent = 0;
+  private bytesSent = 0;
+  private lastTimestamp: number | null = null;
+  private lastGtid: MysqlGtid | MariadbGtid | null = null;
+
+  constructor(
+    private readonly ctx: DumpContext,
+    private readonly store: DumpStore,
+    private readonly plan: DumpPlan,
+  ) {
+    const { vars, request, output } = ctx;
+    this.out = output;
+    this.flavor = vars.flavor;
+    this.serverId = ctx.identity.serverId;
+    this.periodMs = heartbeatPeriodMs(vars.heartbeatPeriodNs);
+    this.heartbeatV2 = vars.flavor === 'mysql' && (request.flags & USE_HEARTBEAT_EVENT_V2) !== 0;
+    this.nonBlocking = (request.flags & BINLOG_DUMP_NON_BLOCK) !== 0 || request.serverId === 0;
+    this.annotate = (request.flags & BINLOG_SEND_ANNOTATE_ROWS_EVENT) !== 0;
+    this.capability = vars.mariadbSlaveCapability;
+    this.skipReplication = vars.skipReplication;
+    this.semiSync = vars.semiSync;
+    this.alg = vars.clientChecksum === 'CRC32' ? BINLOG_CHECKSUM_ALG_CRC32 : vars.clientChecksum === 'NONE' ? BINLOG_CHECKSUM_ALG_OFF : BINLOG_CHECKSUM_ALG_UNDEF;
+  }
+
+  /** Streams until the end (non-blocking, UNTIL), the replica goes away, or an error (thrown as DumpError). */
+  async run(): Promise<void> {
+    const { start } = this.plan;
+    const signal = this.out.signal;
+    let reader: AsyncIterableIterator<StoredUnit[]>;
+    this.startSeq = this.store.durableSeq;
+    try {
+      reader = await this.store.openReader({ from: { file: start.file.name, pos: start.pos }, follow: !this.nonBlocking, signal });
+    } catch (err) {
+      throw this.openError(err);
+    }
+    try {
+      this.lastSentAt = Date.now();
+      this.enterFile(start.file.name, start.pos, start.file.fde);
+      await this.waitDrain();
+      for (;;) {
+        if (signal.aborted) return;
+        const r = await this.nextBatch(reader);
+        if (r.done === true) break;
+        if (await this.processBatch(r.value)) return;
+      }
+      if (signal.aborted) return;
+      // A following reader only ends when the store closes: the proxy is stopping.
+      if (!this.nonBlocking) throw shutdownError();
+      // Non-blocking dump at the end of the stored binlog.
+      this.skipHeartbeatAtEnd();
+      this.out.sendEof();
+    } finally {
+      await reader.return?.();
+    }
+  }
+
+  // ---- batches -------------------------------------------------------------------------------------------
+
+  /** Processes a batch; true when the dump is over (UNTIL reached). */
+  private async processBatch(units: StoredUnit[]): Promise<boolean> {
+    let i = 0;
+    while (i < units.length) {
+      const r = this.processUnits(units, i);
+      this.updateProgress();
+      if (r.status === FINISHED) {
+        await this.waitDrain();
+        return true;
+      }
+      i = r.next;
+      if (r.status === BLOCKED) await this.waitDrain();
+      if (this.out.signal.aborted) return true;
+    }
+    // Caught up: MySQL sends a heartbeat with the position after skipped transactions before it waits.
+    const last = units[units.length - 1];
+    if (last !== undefined && last.seq >= this.store.durableSeq) this.skipHeartbeatAtEnd();
+    return false;
+  }
+
+  /** Sends units from `from` on until the output asks to wait or the batch ends. Synchronous. */
+  private processUnits(units: StoredUnit[], from: number): { status: number; next: number } {
+    // Semi-sync: ask for an ACK on the commit of the newest transaction when it arrived live (stored after the
+    // dump started and nothing newer is durable yet), as a source does for commits that wait; never for
+    // history (an ACK of a later position covers every earlier one).
+    const liveSeq = this.semiSync ? this.store.durableSeq : Infinity;
+    for (let i = from; i < units.length; i++) {
+      const u = units[i]!;
+      const ackLast =
+        this.semiSync && u.kind === 'transaction' && u.lastChunk && u.seq >= liveSeq && u.seq > this.startSeq && i === units.length - 1;
+      if (this.processUnit(u, ackLast)) return { status: FINISHED, next: i + 1 };
+      if (this.blocked) return { status: BLOCKED, next: i + 1 };
+    }
+    return { status: CONTINUE, next: units.length };
+  }
+
+  private async waitDrain(): Promise<void> {
+    if (!this.blocked) return;
+    this.blocked = false;
+    await this.out.drain();
+  }
+
+  /**
+   * The next batch, sending heartbeats while the reader waits for the tail. Ends (done) as soon as the output's
+   * signal fires, whether or not the reader noticed it: the pending read is then abandoned (run() returns the
+   * reader, which wakes it).
+   */
+  private async nextBatch(reader: AsyncIterableIterator<StoredUnit[]>): Promise<IteratorResult<StoredUnit[]>> {
+    const pending = reader.next();
+    const signal = this.out.signal;
+    let onAbort: (() => void) | undefined;
+    const aborted = new Promise<IteratorResult<StoredUnit[]>>((resolve) => {
+      onAbort = () => resolve({ done: true, value: undefined });
+      signal.addEventListener('abort', onAbort, { once: true });
+    });
+    try {
+      for (;;) {
+        let timer: NodeJS.Timeout | undefined;
+        const waits: Array<Promise<IteratorResult<StoredUnit[]> | null>> = [pending, aborted];
+        if (this.periodMs > 0) {
+          const wait = Math.max(0, this.lastSentAt + this.periodMs - Date.now());
+          waits.push(
+            new Promise<null>((resolve) => {
+              timer = setTimeout(resolve, wait, null);
+            }),
+          );
+        }
+        let r: IteratorResult<StoredUnit[]> | null;
+        try {
+          r = await Promise.race(waits);
+        } finally {
+          clearTimeout(timer);
+        }
+        if (r !== null) {
+          if (signal.aborted) this.abandon(pending);
+          return r;
+        }
+        // Idle for a whole period: MySQL first owes the position after skipped transactions, then heartbeats.
+        this.skipHeartbeatAtEnd();
+        if (Date.now() - this.lastSentAt >= this.periodMs) this.sendHeartbeat(this.curPos);
+        await this.waitDrain();
+      }
+    } finally {
+      signal.removeEventListener('abort', onAbort!);
+    }
+  }
+
+  /** A read we no longer wait for: its outcome only matters for the log. */
+  private abandon(pending: Promise<IteratorResult<StoredUnit[]>>): void {
+    pending.then(
+      () => this.ctx.log.trace('abandoned binlog read finished'),
+      (err: unknown) => this.ctx.log.debug({ err }, 'abandoned binlog read failed'),
+    );
+  }
+
+  // ---- units ---------------------------------------------------------------------------------------------
+
+  /** Sends (or skips) one stored unit; true when the dump is over. */
+  private processUnit(u: StoredUnit, ackLast: boolean): boolean {
+    if (u.file !== this.curFile) this.enterFile(u.file, u.pos, null);
+    if (this.fdeFallback !== null) {
+      // The stream of this file starts here: its stored FDE comes first, or we send the file's recorded one.
+      const fromFde = u.pos === BIN_LOG_HEADER_SIZE && u.data[EVENT_TYPE_OFFSET] === FORMAT_DESCRIPTION_EVENT;
+      if (!fromFde) this.sendFde(this.fdeFallback, u.pos);
+      this.fdeFallback = null;
+    }
+    if (this.flavor === 'mysql') {
+      if (this.plan.exclude !== null && this.mysqlSkips(u)) {
+        this.skipUnit_(u);
+        return false;
+      }
+      this.sendUnitEvents(u, ackLast);
+      return false;
+    }
+    return this.mariadbUnit(u, ackLast);
+  }
+
+  /** MySQL `skip_event` for a whole unit: a GTID decides its group; other events follow the last decision. */
+  private mysqlSkips(u: StoredUnit): boolean {
+    const exclude = this.plan.exclude!;
+    if (u.kind === 'transaction') {
+      const type = u.data[EVENT_TYPE_OFFSET]!;
+      if (u.pos === u.unitPos && u.chunk === 0) {
+        if (type === ANONYMOUS_GTID_LOG_EVENT) {
+          // MySQL reports the event's start in the text and its end as the last position read.
+          this.lastEventPos = u.pos;
+          this.curPos = u.pos + BigInt(eventSize(u.data, 0));
+          throw new DumpError('ERR_DUMP_ANONYMOUS', messages.anonymousInGtidDump(u.file, u.pos));
+        }
+        if ((type === GTID_LOG_EVENT || type === GTID_TAGGED_LOG_EVENT) && u.gtid !== null) {
+          this.inExclude = exclude.contains(u.gtid as MysqlGtid);
+        }
+      }
+      return this.inExclude;
+    }
+    if (u.data[EVENT_TYPE_OFFSET] === ROTATE_EVENT) {
+      this.inExclude = false;
+      return false;
+    }
+    return this.inExclude;
+  }
+
+  /** Skips a unit's events (reading advances the position; MySQL heartbeats while skipping). */
+  private skipUnit_(u: StoredUnit): void {
+    this.lastEventPos = u.pos;
+    this.curPos = u.endPos;
+    if (this.periodMs > 0 && Date.now() - this.lastSentAt >= this.periodMs) {
+      this.sendHeartbeat(this.curPos);
+      this.pendingSkipPos = null;
+    } else {
+      this.pendingSkipPos = this.curPos;
+    }
+  }
+
+  /** MySQL: the heartbeat owed after skipped transactions, before anything else is sent. */
+  private flushSkipHeartbeat(): void {
+    if (this.pendingSkipPos !== null) {
+      const pos = this.pendingSkipPos;
+      this.pendingSkipPos = null;
+      this.sendHeartbeat(pos);
+    }
+  }
+
+  /** MySQL: caught up (or ending) right after skipped transactions. */
+  private skipHeartbeatAtEnd(): void {
+    if (this.pendingSkipPos !== null) {
+      this.pendingSkipPos = null;
+      this.sendHeartbeat(this.curPos);
+    }
+  }
+
+  /**
+   * Sends a unit's events unchanged: one pass over the event sizes (numbers, no per-event objects), then one
+   * output call. The stored FDE that opens a file (position 4) goes restamped; with semi-sync the last event
+   * of a live transaction goes on its own, asking for the ACK.
+   */
+  private sendUnitEvents(u: StoredUnit, ackLast: boolean): void {
+    const data = u.data;
+    const n = data.length;
+    let start = 0;
+    if (u.pos === BIN_LOG_HEADER_SIZE && data[EVENT_TYPE_OFFSET] === FORMAT_DESCRIPTION_EVENT) {
+      start = eventSize(data, 0);
+      this.lastEventPos = u.pos;
+      this.curPos = u.pos + BigInt(start);
+      this.sendFde(data.subarray(0, start), u.pos);
+      if (start === n) return;
+    }
+    let count = 0;
+    let last = start;
+    for (let off = start; off < n; ) {
+      last = off;
+      off += eventSize(data, off);
+      count++;
+    }
+    this.lastEventPos = u.endPos - BigInt(n - last);
+    this.curPos = u.endPos;
+    if (ackLast) {
+      this.sendRunCounted(data, start, last, count - 1, -1);
+      this.sendOne(data.subarray(last, n), true);
+    } else {
+      this.sendRunCounted(data, start, n, count, last);
+    }
+    if (u.kind === 'transaction' && u.gtid !== null) this.lastGtid = u.gtid;
+  }
+
+  /** MariaDB: GTID connect decisions, UNTIL, capability rewriting and filters, per event. */
+  private mariadbUnit(u: StoredUnit, ackLast: boolean): boolean {
+    const filter = this.plan.mariadb;
+    const data = u.data;
+    let skip = false;
+    if (u.kind === 'transaction') {
+      if (u.chunk === 0 && u.pos === u.unitPos) {
+        this.skipUnit = false;
+        if (filter !== null && filter.active && data[EVENT_TYPE_OFFSET] === MARIADB_GTID_EVENT && u.gtid !== null) {
+          const standalone = (data[LOG_EVENT_HEADER_LEN + 12]! & FL_STANDALONE) !== 0;
+          this.skipUnit = filter.onGtid(u.gtid as MariadbGtid, standalone) === 'skip';
+        }
+      }
+      skip = this.skipUnit;
+    }
+    const fast =
+      !skip &&
+      (filter === null || (!filter.active && !filter.sendFakeList)) &&
+      this.capability >= MARIA_SLAVE_CAPABILITY_GTID &&
+      !this.skipReplication &&
+      (u.kind === 'control' ? data[EVENT_TYPE_OFFSET] !== START_ENCRYPTION_EVENT : this.annotate);
+    if (fast) {
+      this.sendUnitEvents(u, ackLast);
+      return false;
+    }
+    // Positions are offsets in `data` here (no bigint per event); the absolute ones are made when needed.
+    const base = u.pos;
+    const n = data.length;
+    let off = 0;
+    let end = 0;
+    let runStart = 0;
+    let lastStart = 0;
+    try {
+      while (off < n) {
+        lastStart = off;
+        end = off + eventSize(data, off);
+        const type = data[off + EVENT_TYPE_OFFSET]!;
+        if (skip) {
+          runStart = end;
+        } else if (type === FORMAT_DESCRIPTION_EVENT && off === 0 && base === BIN_LOG_HEADER_SIZE) {
+          // Sent apart from the event loop, as MariaDB's send_format_descriptor_event does: no UNTIL check.
+          this.sendRun(data, runStart, off);
+          runStart = end;
+          this.curPos = base + BigInt(end);
+          this.sendFde(data.subarray(off, end), base);
+          off = end;
+          continue;
+        } else {
+          // What the event becomes: null = sent unchanged (part of the run), a buffer = replacement, 'drop'.
+          const action = this.mariadbEvent(data, off, end, type, base, filter);
+          if (action !== null) {
+            this.sendRun(data, runStart, off);
+            runStart = end;
+            if (action !== 'drop') this.sendOne(action, false);
+          } else if (ackLast && end === n) {
+            this.sendRun(data, runStart, off);
+            runStart = end;
+            this.sendOne(data.subarray(off, end), true);
+          }
+        }
+        if (filter !== null) {
+          // A fake GTID_LIST once a domain reached its position: after the group, or after a sent group's GTID.
+          if (filter.sendFakeList && (!skip || (u.lastChunk && end === n))) {
+            this.sendRun(data, runStart, end);
+            runStart = end;
+            filter.sendFakeList = false;
+            this.sendOne(this.fakeGtidList(filter.untilBinlogState.list(), 0, base + BigInt(end)), false);
+          }
+          if (filter.hasUntil && this.untilReached(filter, data, off, type, u, end === n)) {
+            this.sendRun(data, runStart, end);
+            this.lastEventPos = base + BigInt(off);
+            this.curPos = base + BigInt(end);
+            this.sendOne(this.fakeGtidList(filter.untilBinlogState.list(), GTID_LIST_FLAG_UNTIL_REACHED, this.curPos), false);
+            this.out.sendEof();
+            return true;
+          }
+        }
+        off = end;
+      }
+    } catch (err) {
+      // Where the failing event is, for the error's location suffix.
+      this.lastEventPos = base + BigInt(off);
+      this.curPos = base + BigInt(Math.max(end, off));
+      throw err;
+    }
+    this.sendRun(data, runStart, n);
+    this.lastEventPos = base + BigInt(lastStart);
+    this.curPos = u.endPos;
+    if (!skip && u.kind === 'transaction' && u.gtid !== null) this.lastGtid = u.gtid;
+    return false;
+  }
+
+  /** MariaDB `send_event_to_slave` filters for one event that is not in a skipped group. */
+  private mariadbEvent(data: Buffer, off: number, end: number, type: number, base: bigint, filter: MariadbGtidFilter | null): Buffer | 'drop' | null {
+    const cap = this.capability;
+    if (type === START_ENCRYPTION_EVENT) {
+      // MariaDB sends it only right after the FDE (as an ignorable event); never from the event loop.
+      return base + BigInt(off) === this.fdeEnd ? null : 'drop';
+    }
+    if (type === MARIADB_GTID_LIST_EVENT && filter !== null && filter.hasUntil) {
+      filter.onGtidList(decodeMariadbGtidList(data.subarray(off, end), this.streamAlg()).gtids);
+    }
+    let replacement: Buffer | null = null;
+    if (type === ANNOTATE_ROWS_EVENT && !this.annotate) {
+      if (cap >= MARIA_SLAVE_CAPABILITY_TOLERATE_HOLES) return 'drop';
+      if (cap < MARIA_SLAVE_CAPABILITY_ANNOTATE) {
+        replacement = dummyEvent(data.subarray(off, end), this.streamAlg());
+        if (replacement === null) throw new DumpError('ERR_DUMP_EVENT', messages.mariadbDummyFailed('annotate'));
+      }
+    }
+    if (type === MARIADB_GTID_EVENT && cap < MARIA_SLAVE_CAPABILITY_GTID) {
+      const standalone = (data[off + LOG_EVENT_HEADER_LEN + 12]! & FL_STANDALONE) !== 0;
+      if (standalone) {
+        if (cap >= MARIA_SLAVE_CAPABILITY_TOLERATE_HOLES) return 'drop';
+        replacement = dummyEvent(data.subarray(off, end), this.streamAlg());
+      } else {
+        replacement = beginEvent(data.subarray(off, end), this.streamAlg());
+      }
+      if (replacement === null) throw new DumpError('ERR_DUMP_EVENT', messages.mariadbGtidRewriteFailed());
+    }
+    if (
+      (type === BINLOG_CHECKPOINT_EVENT && cap < MARIA_SLAVE_CAPABILITY_BINLOG_CHECKPOINT) ||
+      (type === MARIADB_GTID_LIST_EVENT && cap < MARIA_SLAVE_CAPABILITY_GTID)
+    ) {
+      if (cap >= MARIA_SLAVE_CAPABILITY_TOLERATE_HOLES) return 'drop';
+      replacement = dummyEvent(data.subarray(off, end), this.streamAlg());
+      if (replacement === null) throw new DumpError('ERR_DUMP_EVENT', messages.mariadbDummyFailed('checkpoint'));
+    }
+    if (this.skipReplication && (data.readUInt16LE(off + FLAGS_OFFSET) & LOG_EVENT_SKIP_REPLICATION_F) !== 0) return 'drop';
+    return replacement;
+  }
+
+  /** MariaDB `is_until_reached` after an event (sent or skipped). */
+  private untilReached(filter: MariadbGtidFilter, data: Buffer, off: number, type: number, u: StoredUnit, lastOfPiece: boolean): boolean {
+    switch (filter.untilGroup) {
+      case 'stop_after_standalone':
+        return !isPartOfGroup(type);
+      case 'stop_after_transaction':
+        if (u.kind === 'transaction') return u.lastChunk && lastOfPiece;
+        return type === XID_EVENT || (type === QUERY_EVENT && isCommitOrRollback(data, off, this.streamAlg()));
+      default:
+        return false;
+    }
+  }
+
+  // ---- files and artificial events -------------------------------------------------------------------------
+
+  /**
+   * The stream enters a file (the start file, or the next one after a rotation): fake ROTATE, then the FDE
+   * (the stored one when the stream starts at it, else the file's recorded FDE: `fde`, or looked up).
+   */
+  private enterFile(name: string, pos: bigint, fde: Buffer | null): void {
+    if (this.curFile !== null) {
+      // MySQL ends a file's events with the heartbeat it owes after skipped transactions.
+      this.skipHeartbeatAtEnd();
+      this.inExclude = false;
+    }
+    let fdeRaw = fde;
+    if (fdeRaw === null) {
+      const info = findFile(this.store.listFiles(), name);
+      if (info === undefined) throw new DumpError('ERR_DUMP_STORAGE', messages.storageRead(this.plan.wording));
+      fdeRaw = info.fde;
+    }
+    this.curFile = name;
+    this.curPos = pos;
+    this.lastEventPos = pos;
+    this.fdeEnd = 0n;
+    this.sendOne(buildFakeRotate({ serverId: this.serverId, position: pos, fileName: name, checksum: this.alg === BINLOG_CHECKSUM_ALG_CRC32 }), false);
+    if (pos > BIN_LOG_HEADER_SIZE) {
+      this.sendFde(fdeRaw, pos);
+      this.fdeFallback = null;
+    } else {
+      this.fdeFallback = fdeRaw;
+    }
+  }
+
+  /**
+   * Sends a file's FDE, restamped. `startPos` is where this file's stream starts (4, or the requested position
+   * of a file/pos dump, or the first stored position of a file stored from the middle).
+   */
+  private sendFde(raw: Buffer, startPos: bigint): void {
+    const fdeAlg = decodeFormatDescription(raw).checksumAlg;
+    this.lastEventPos = BIN_LOG_HEADER_SIZE;
+    if (this.ctx.vars.clientChecksum === null && fdeAlg === BINLOG_CHECKSUM_ALG_CRC32) {
+      this.curPos = BIN_LOG_HEADER_SIZE + BigInt(raw.length);
+      throw new DumpError('ERR_DUMP_CHECKSUM', messages.checksumUnknown(this.plan.wording));
+    }
+    // Past 4: the replica must neither count the FDE in its position nor take it for a source restart.
+    const zeroAll = startPos > BIN_LOG_HEADER_SIZE;
+    let zeroCreated = false;
+    if (!zeroAll && this.plan.mode === 'mysql-gtid') zeroCreated = this.plan.clearCreated;
+    if (!zeroAll && this.plan.mode === 'mariadb-gtid') zeroCreated = this.plan.mariadb !== null && !this.plan.mariadb.posReached();
+    let out = restampFde(raw, { clearInUse: true, zeroLogPosAndCreated: zeroAll });
+    if (zeroCreated && out.readUInt32LE(FDE_CREATED_EVENT_OFFSET) !== 0) {
+      out.writeUInt32LE(0, FDE_CREATED_EVENT_OFFSET);
+      out = restampFde(out, { clearInUse: true, zeroLogPosAndCreated: false });
+    }
+    this.sendOne(out, false);
+    this.alg = fdeAlg;
+    this.fdeEnd = BIN_LOG_HEADER_SIZE + BigInt(raw.length);
+  }
+
+  private fakeGtidList(gtids: MariadbGtid[], flags: number, logPos: bigint): Buffer {
+    return buildMariadbGtidList({
+      serverId: this.serverId,
+      logPos: Number(logPos & 0xffffffffn),
+      gtids,
+      flags,
+      checksum: this.alg === BINLOG_CHECKSUM_ALG_CRC32,
+    });
+  }
+
+  private sendHeartbeat(position: bigint): void {
+    if (this.curFile === null) return;
+    const hb = buildDumpHeartbeat({
+      flavor: this.flavor,
+      v2: this.heartbeatV2,
+      serverId: this.serverId,
+      fileName: this.curFile,
+      position,
+      checksum: this.alg === BINLOG_CHECKSUM_ALG_CRC32,
+    });
+    if (!this.out.sendEvent(hb, NO_ACK)) this.blocked = true;
+    this.lastSentAt = Date.now();
+    this.updateProgress();
+  }
+
+  /** The alg of the events in the current file (for decoding stored events). */
+  private streamAlg(): number {
+    return this.alg;
+  }
+
+  // ---- output --------------------------------------------------------------------------------------------
+
+  /** Sends stored events data[start, end) unchanged. */
+  private sendRun(data: Buffer, start: number, end: number): void {
+    if (end <= start) return;
+    let count = 0;
+    let last = start;
+    for (let off = start; off < end; off += data.readUInt32LE(off + EVENT_LEN_OFFSET)) {
+      count++;
+      last = off;
+    }
+    this.sendRunCounted(data, start, end, count, last);
+  }
+
+  /** sendRun when the caller already walked the events: `count` of them, the last at `last` (-1: unknown). */
+  private sendRunCounted(data: Buffer, start: number, end: number, count: number, last: number): void {
+    if (end <= start) return;
+    this.flushSkipHeartbeat();
+    const out = this.out;
+    let ok: boolean;
+    if (out.sendEvents !== undefined) {
+      ok = out.sendEvents(data, start, end);
+    } else {
+      ok = true;
+      for (let off = start; off < end; ) {
+        const size = data.readUInt32LE(off + EVENT_LEN_OFFSET);
+        if (!out.sendEvent(data.subarray(off, off + size), NO_ACK)) ok = false;
+        last = off;
+        off += size;
+      }
+    }
+    if (!ok) this.blocked = true;
+    this.eventsSent += count;
+    this.bytesSent += end - start;
+    if (last >= 0) this.lastTimestamp = data.readUInt32LE(last + TIMESTAMP_OFFSET);
+    this.lastSentAt = Date.now();
+  }
+
+  /** Sends one event (artificial, restamped, rewritten, or the one that asks for an ACK). */
+  private sendOne(event: Buffer, needAck: boolean): void {
+    this.flushSkipHeartbeat();
+    if (!this.out.sendEvent(event, needAck ? NEED_ACK : NO_ACK)) this.blocked = true;
+    this.eventsSent++;
+    this.bytesSent += event.length;
+    const ts = event.readUInt32LE(TIMESTAMP_OFFSET);
+    if (ts !== 0) this.lastTimestamp = ts;
+    this.lastSentAt = Date.now();
+  }
+
+  private updateProgress(): void {
+    const p = this.ctx.progress;
+    p.file = this.curFile;
+    p.position = Number(this.curPos);
+    p.eventsSent = this.eventsSent;
+    p.bytesSent = this.bytesSent;
+    p.lastEventTimestamp = this.lastTimestamp;
+    if (this.lastGtid !== null) {
+      const g = this.lastGtid;
+      p.gtid = 'uuid' in g ? formatMysqlGtid(g) : formatMariadbGtid(g);
+      this.lastGtid = null;
+    }
+  }
+
+  // ---- errors --------------------------------------------------------------------------------------------
+
+  get wording(): Wording {
+    return this.plan.wording;
+  }
+
+  /** The location suffix for errors raised while a file is open. */
+  located(err: DumpError): DumpError {
+    if (!LOCATED.has(err.code) || this.curFile === null || err.message.includes('; the first event')) return err;
+    const message = withLocation(err.message, {
+      startFile: this.plan.requestedFile,
+      startPos: this.plan.requestedPos,
+      lastFile: this.curFile,
+      lastEventPos: this.flavor === 'mysql' ? this.curPos : this.lastEventPos,
+      lastBytePos: this.curPos,
+    });
+    return new DumpError(err.code, message, { cause: err.cause, errno: err.errno });
+  }
+
+  /** A reader that cannot start where the checks said it could: the file changed under us, or a bad position. */
+  private openError(err: unknown): DumpError {
+    const code = (err as { code?: unknown } | null)?.code;
+    const w = this.plan.wording;
+    if (code === 'ERR_STORAGE_POSITION') {
+      // Not an event boundary: MySQL reads garbage there, MariaDB calls it impossible.
+      const text = messages.positionNotAtEvent(w);
+      const file = this.plan.start.file.name;
+      return new DumpError(
+        'ERR_DUMP_POSITION',
+        withLocation(text, {
+          startFile: this.plan.requestedFile,
+          startPos: this.plan.requestedPos,
+          lastFile: file,
+          lastEventPos: this.plan.start.pos,
+          lastBytePos: this.plan.start.pos,
+        }),
+        { cause: err },
+      );
+    }
+    if (code === 'ERR_STORAGE_CLOSED') return shutdownError(err);
+    if (code === 'ERR_STORAGE_NOT_FOUND' || code === 'ERR_STORAGE_PURGED') {
+      return new DumpError('ERR_DUMP_FILE_NOT_FOUND', messages.fileNotFound(), { cause: err });
+    }
+    return new DumpError('ERR_DUMP_STORAGE', messages.storageRead(w), { cause: err });
+  }
+}
+
+/** Size of the event at `off`; DumpError when the stored framing is broken (storage checks it on append). */
+function eventSize(data: Buffer, off: number): number {
+  if (off + LOG_EVENT_HEADER_LEN > data.length) throw new DumpError('ERR_DUMP_EVENT', messages.bogusData());
+  const size = data.readUInt32LE(off + EVENT_LEN_OFFSET);
+  if (size < LOG_EVENT_HEADER_LEN || off + size > data.length) throw new DumpError('ERR_DUMP_EVENT', messages.bogusData());
+  return size;
+}
+
+function isCommitOrRollback(data: Buffer, off: number, alg: number): boolean {
+  const size = data.readUInt32LE(off + EVENT_LEN_OFFSET);
+  const k = queryKindOf(new BinlogEvent(data.subarray(off, off + size)), alg);
+  return k === 'COMMIT' || k === 'ROLLBACK';
+}
