@@ -41,12 +41,22 @@ export function validate<T>(schema: object, value: unknown, root = ''): T {
   return value as T;
 }
 
-/** Among oneOf branches Ajv reports every branch; prefer the deepest, most specific error. */
+/**
+ * Among oneOf branches Ajv reports every branch; prefer the error deepest in the document, and at equal depth
+ * a constraint on a value that is there (minimum, pattern) over a branch's shape (required, unknown field).
+ */
 function pickError(errors: ErrorObject[]): ErrorObject | undefined {
   let best: ErrorObject | undefined;
+  let bestScore = -1;
   for (const e of errors) {
     if (e.keyword === 'oneOf' || e.keyword === 'anyOf') continue;
-    if (!best || instancePathToField(e).length > instancePathToField(best).length) best = e;
+    const depth = e.instancePath === '' ? 0 : e.instancePath.split('/').length - 1;
+    const shape = e.keyword === 'required' || e.keyword === 'additionalProperties' || e.keyword === 'type' || e.keyword === 'enum';
+    const score = depth * 2 + (shape ? 0 : 1);
+    if (score > bestScore) {
+      best = e;
+      bestScore = score;
+    }
   }
   return best ?? errors[0];
 }

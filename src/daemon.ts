@@ -1,0 +1,283 @@
+/**
+ * The daemon: opens the store and wires syncer, replica-facing server, discovery, metrics and the admin API.
+ * `main.ts` builds the config and the logger and calls `startDaemon`; tests can call it in-process too.
+ *
+ * Lifecycle
+ *   start: open storage → restore what the API started (persisted intents win over the config file) →
+ *          admin API listens → retention timer
+ *   stop:  admin stops accepting → replica server closes → syncer stops (its open transaction is dropped,
+ *          everything complete is flushed) → discovery → storage closed
+ */
+import { randomUUID, createHash } from 'node:crypto';
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { FastifyInstance } from 'fastify';
+import { openStore, type BinlogStore } from '../storage/index.js';
+import type { Config, ServerArgs, SyncerArgs } from './config/config.js';
+import { parseHostPort } from './config/config.js';
+import type { Logger } from './logger.js';
+import { Metrics } from './metrics.js';
+import { StateFiles } from './state.js';
+import { Syncer } from './syncer/syncer.js';
+import { ReplicationServer } from './server/server.js';
+import type { SyncerControl, SyncerStatus } from './syncer/types.js';
+import type { ServerControl, ServerStatus } from './server/types.js';
+import { buildAdminApp } from './admin/app.js';
+import type { LogFileSummary, LogsControl, PurgeResult } from './admin/logs-routes.js';
+import { ConflictError } from './errors.js';
+import { DiscoveryService, KvInstanceStore, discoveryRoutes } from './discovery/index.js';
+import { SectionKvRange } from './discovery/kv-section.js';
+
+export interface Daemon {
+  readonly admin: FastifyInstance;
+  readonly adminAddress: { host: string; port: number };
+  readonly store: BinlogStore;
+  readonly syncer: SyncerControl;
+  readonly server: ServerControl;
+  readonly metrics: Metrics;
+  stop(): Promise<void>;
+}
+
+interface Identity {
+  serverId: number;
+  serverUuid: string;
+}
+
+/** Our own server_id/server_uuid as a source, generated once and kept in the store. */
+async function loadIdentity(store: BinlogStore, config: Config): Promise<Identity> {
+  const raw = await store.getMeta('daemon.identity');
+  let id: Identity | null = raw ? (JSON.parse(raw.toString('utf8')) as Identity) : null;
+  if (!id) {
+    const serverUuid = config.serverSettings.server_uuid ?? randomUUID();
+    // A stable id derived from the uuid, away from the small ids people give their servers.
+    const serverId = config.serverSettings.server_id ?? (createHash('sha256').update(serverUuid).digest().readUInt32BE(0) % 2_000_000_000) + 100_000_000;
+    id = { serverId, serverUuid };
+    await store.putMeta('daemon.identity', JSON.stringify(id));
+  }
+  if (config.serverSettings.server_id !== undefined) id.serverId = config.serverSettings.server_id;
+  if (config.serverSettings.server_uuid !== undefined) id.serverUuid = config.serverSettings.server_uuid;
+  return id;
+}
+
+/** SyncerControl that persists what the API asks for, so a restart resumes it. */
+class PersistentSyncer implements SyncerControl {
+  constructor(
+    private readonly inner: SyncerControl,
+    private readonly state: StateFiles,
+  ) {}
+
+  async start(args: SyncerArgs): Promise<SyncerStatus> {
+    const status = await this.inner.start(args);
+    await this.state.write<SyncerArgs>('syncer', { running: true, args });
+    return status;
+  }
+
+  async stop(): Promise<SyncerStatus> {
+    const prev = await this.state.read<SyncerArgs>('syncer');
+    const status = await this.inner.stop();
+    await this.state.write<SyncerArgs>('syncer', { running: false, args: prev?.args ?? null });
+    return status;
+  }
+
+  status(): SyncerStatus {
+    return this.inner.status();
+  }
+}
+
+class PersistentServer implements ServerControl {
+  constructor(
+    private readonly inner: ServerControl,
+    private readonly state: StateFiles,
+  ) {}
+
+  async start(args: ServerArgs): Promise<ServerStatus> {
+    const status = await this.inner.start(args);
+    await this.state.write<ServerArgs>('server', { running: true, args });
+    return status;
+  }
+
+  async stop(): Promise<ServerStatus> {
+    const prev = await this.state.read<ServerArgs>('server');
+    const status = await this.inner.stop();
+    await this.state.write<ServerArgs>('server', { running: false, args: prev?.args ?? null });
+    return status;
+  }
+
+  status(): ServerStatus {
+    return this.inner.status();
+  }
+}
+
+/** GET /binlog/logs and POST /binlog/purge over the store. */
+class StoreLogs implements LogsControl {
+  constructor(private readonly store: BinlogStore) {}
+
+  async list(): Promise<LogFileSummary[]> {
+    return this.store.listFiles().map((f) => ({
+      name: f.name,
+      first_position: Number(f.firstPos),
+      end_position: Number(f.endPos),
+      size: Number(f.storedBytes),
+      events: null,
+      first_timestamp: f.firstTimestamp ? new Date(f.firstTimestamp * 1000).toISOString() : null,
+      last_timestamp: f.lastTimestamp ? new Date(f.lastTimestamp * 1000).toISOString() : null,
+      start_gtids: f.gtidsAtStart || null,
+      gtids: f.gtidsAtEnd ?? this.store.getState().executedGtids,
+      active: f.active,
+    }));
+  }
+
+  async purge(req: { toFile?: string; before?: Date }): Promise<PurgeResult> {
+    const r = await this.store.purge({
+      beforeFile: req.toFile,
+      beforeTime: req.before ? Math.floor(req.before.getTime() / 1000) : undefined,
+    });
+    const files = this.store.listFiles();
+    return {
+      purged_files: r.files,
+      first_file: files[0]?.name ?? null,
+      purged_gtid_set: r.purgedGtids,
+      kept_for_replicas: r.heldBack,
+    };
+  }
+}
+
+export async function startDaemon(config: Config, log: Logger, opts: { version: string }): Promise<Daemon> {
+  await mkdir(config.dataDir, { recursive: true, mode: 0o700 });
+  const state = new StateFiles(config.dataDir);
+  await state.init();
+  const store = await openStore(join(config.dataDir, 'binlog'), {
+    durability: config.storage.durability,
+    groupCommitDelayMs: config.storage.groupCommitDelayMs,
+  });
+  const metrics = new Metrics();
+  const identity = await loadIdentity(store, config);
+  log.info({ dataDir: config.dataDir, serverId: identity.serverId, serverUuid: identity.serverUuid, version: opts.version }, 'storage open');
+
+  const syncer = new Syncer({ store, log, metrics });
+  let syncerArgsForPassthrough: SyncerArgs | null = null;
+  const server = new ReplicationServer({
+    store,
+    dataDir: config.dataDir,
+    identity,
+    settings: {
+      tls: config.serverSettings.tls ?? undefined,
+      passthrough: config.serverSettings.passthrough ?? false,
+    },
+    syncerStatus: () => syncer.status(),
+    passthroughTarget: () => {
+      const a = syncerArgsForPassthrough;
+      if (!a) return null;
+      const { host, port } = parseHostPort(a.mysql_addr, 'mysql_addr');
+      return { host, port, user: a.mysql_user, password: a.mysql_password };
+    },
+    log,
+    metrics,
+  });
+
+  const syncerControl = new PersistentSyncer(
+    {
+      start: async (args) => {
+        const s = await syncer.start(args);
+        syncerArgsForPassthrough = args;
+        return s;
+      },
+      stop: () => syncer.stop(),
+      status: () => syncer.status(),
+    },
+    state,
+  );
+  const serverControl = new PersistentServer(server, state);
+
+  const discovery = new DiscoveryService({
+    store: await KvInstanceStore.open(new SectionKvRange(store.section('discovery'))),
+    logger: log.child({ component: 'discovery' }),
+    settings: config.discovery,
+  });
+
+  const admin = buildAdminApp({
+    syncer: syncerControl,
+    server: serverControl,
+    logs: new StoreLogs(store),
+    metrics: async () => {
+      const files = store.listFiles();
+      metrics.storageSizeBytes.set(files.reduce((n, f) => n + Number(f.storedBytes), 0));
+      return metrics.exposition();
+    },
+    healthy: () => !closing,
+    token: config.admin.token,
+    logger: log.child({ component: 'admin' }),
+    plugins: [
+      async (app) => {
+        await app.register(discoveryRoutes, { discovery, token: config.admin.token });
+      },
+    ],
+  });
+
+  let closing = false;
+  // Restore: what the API persisted wins; otherwise the config file's sections.
+  const syncerIntent = await state.read<SyncerArgs>('syncer');
+  const syncerBoot = syncerIntent ? (syncerIntent.running ? syncerIntent.args : null) : config.syncer;
+  if (syncerBoot) {
+    try {
+      await syncer.start(syncerBoot);
+      syncerArgsForPassthrough = syncerBoot;
+      log.info({ source: syncerIntent ? 'state' : 'config' }, 'syncer resumed');
+    } catch (err) {
+      log.error({ err }, 'syncer could not be started at boot');
+    }
+  }
+  const serverIntent = await state.read<ServerArgs>('server');
+  const serverBoot = serverIntent ? (serverIntent.running ? serverIntent.args : null) : config.server;
+  if (serverBoot) {
+    try {
+      await server.start(serverBoot);
+      log.info({ source: serverIntent ? 'state' : 'config', addr: serverBoot.addr }, 'replica server resumed');
+    } catch (err) {
+      log.error({ err }, 'replica server could not be started at boot');
+    }
+  }
+
+  const { host, port } = parseHostPort(config.admin.listen, 'admin.listen');
+  await admin.listen({ host, port });
+  const addr = admin.server.address();
+  const adminAddress = typeof addr === 'object' && addr ? { host: addr.address, port: addr.port } : { host, port };
+  log.info({ admin: `${adminAddress.host}:${adminAddress.port}` }, 'admin API listening');
+
+  let retentionTimer: NodeJS.Timeout | null = null;
+  const { maxAgeMs, maxSizeBytes, checkIntervalMs } = config.retention;
+  if (maxAgeMs !== null || maxSizeBytes !== null) {
+    const runRetention = async (): Promise<void> => {
+      try {
+        const r = await store.purge({
+          maxAge: maxAgeMs !== null ? Math.floor(maxAgeMs / 1000) : undefined,
+          maxSize: maxSizeBytes ?? undefined,
+        });
+        if (r.files.length > 0) log.info({ files: r.files, purgedGtids: r.purgedGtids }, 'retention purged binlog files');
+      } catch (err) {
+        log.error({ err }, 'retention purge failed');
+      }
+    };
+    retentionTimer = setInterval(() => void runRetention(), checkIntervalMs);
+    retentionTimer.unref();
+  }
+
+  let stopping: Promise<void> | null = null;
+  const stop = (): Promise<void> => {
+    stopping ??= (async () => {
+      closing = true;
+      if (retentionTimer) clearInterval(retentionTimer);
+      await admin.close();
+      await server.stop();
+      await syncer.stop();
+      await discovery.close();
+      await store.close();
+      log.info('stopped');
+    })();
+    return stopping;
+  };
+
+  return { admin, adminAddress, store, syncer: syncerControl, server: serverControl, metrics, stop };
+}
+
+export { ConflictError };

@@ -1,0 +1,98 @@
+#!/usr/bin/env node
+/**
+ * The composition root and the only place that reads argv, the environment and the process: it resolves the
+ * config, creates the root logger, and runs the daemon or the import command.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { HELP, resolveConfig } from './config/config.js';
+import { ValidationError } from './config/validate.js';
+import { createLogger } from './logger.js';
+import { startDaemon } from './daemon.js';
+import { runImport } from './import.js';
+
+function packageVersion(): string {
+  for (const rel of ['../../package.json', '../package.json']) {
+    const path = fileURLToPath(new URL(rel, import.meta.url));
+    if (existsSync(path)) {
+      const pkg = JSON.parse(readFileSync(path, 'utf8')) as { name?: string; version?: string };
+      if (pkg.name === 'binlog-proxy' && pkg.version) return pkg.version;
+    }
+  }
+  return 'unknown';
+}
+
+async function main(): Promise<number> {
+  let request;
+  try {
+    request = resolveConfig({ argv: process.argv.slice(2), env: process.env, readFile: (p) => readFileSync(p, 'utf8') });
+  } catch (err) {
+    if (err instanceof ValidationError) {
+      process.stderr.write(`binlog-proxy: invalid configuration: ${err.message}\n`);
+      return 2;
+    }
+    throw err;
+  }
+  const version = packageVersion();
+  if (request.command === 'help') {
+    process.stdout.write(HELP);
+    return 0;
+  }
+  if (request.command === 'version') {
+    process.stdout.write(`binlog-proxy ${version}\n`);
+    return 0;
+  }
+  const log = createLogger(request.config.logLevel);
+  if (request.command === 'import') {
+    try {
+      const report = await runImport({ dataDir: request.config.dataDir, files: request.files, log });
+      process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
+      return 0;
+    } catch (err) {
+      process.stderr.write(`binlog-proxy import: ${(err as Error).message}\n`);
+      return 1;
+    }
+  }
+
+  let daemon;
+  try {
+    daemon = await startDaemon(request.config, log, { version });
+  } catch (err) {
+    log.fatal({ err }, 'cannot start');
+    process.stderr.write(`binlog-proxy: cannot start: ${(err as Error).message}\n`);
+    return 1;
+  }
+  return await new Promise<number>((resolve) => {
+    let signalled = false;
+    const onSignal = (signal: NodeJS.Signals): void => {
+      if (signalled) {
+        log.warn({ signal }, 'second signal: exiting now');
+        resolve(1);
+        return;
+      }
+      signalled = true;
+      log.info({ signal }, 'shutting down');
+      daemon.stop().then(
+        () => resolve(0),
+        (err: unknown) => {
+          log.error({ err }, 'shutdown failed');
+          resolve(1);
+        },
+      );
+    };
+    process.on('SIGTERM', onSignal);
+    process.on('SIGINT', onSignal);
+  });
+}
+
+main().then(
+  (code) => {
+    process.exitCode = code;
+    // Give pino a tick to flush, then leave even if a stray handle is open.
+    setTimeout(() => process.exit(code), 200).unref();
+  },
+  (err: unknown) => {
+    process.stderr.write(`binlog-proxy: fatal: ${(err as Error)?.stack ?? String(err)}\n`);
+    process.exit(1);
+  },
+);
