@@ -42,7 +42,8 @@ async function main(): Promise<number> {
     process.stdout.write(`binlog-proxy ${version}\n`);
     return 0;
   }
-  const log = createLogger(request.config.logLevel);
+  // The import command prints its report on stdout: its logs go to stderr.
+  const log = createLogger(request.config.logLevel, request.command === 'import' ? process.stderr : undefined);
   if (request.command === 'import') {
     try {
       const report = await runImport({ dataDir: request.config.dataDir, files: request.files, log });
