@@ -187,7 +187,10 @@ describe('MySQL GTID dump', () => {
       const out = new CaptureOutput();
       await runDump(ctxOf(vars('mysql', { heartbeatPeriodNs: 5_000_000n }), gtidDump(`${UUID}:1-3`), out), store);
       expect(gnos(out.events)).toEqual([4n, 5n, 6n]);
-      expect(heartbeats(out.events).map((h) => h.pos)).toEqual([365n, 642n, 919n]);
+      // The idle timer may also fire (a real timer) before the first event when the machine is busy: such a
+      // heartbeat carries the start position, 4. The skip heartbeats are the ones after each skipped group.
+      const positions = heartbeats(out.events).map((h) => h.pos);
+      expect(positions.filter((p) => p !== 4n)).toEqual([365n, 642n, 919n]);
     } finally {
       spy.mockRestore();
     }
