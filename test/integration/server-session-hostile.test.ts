@@ -18,18 +18,8 @@ import { decodeErr } from '../../protocol/generic.js';
 import { UTF8MB4_GENERAL_CI } from '../../protocol/constants.js';
 import { makeTempDir, removeTempDir } from '../helpers/tmp.js';
 import { MARIADB_SOURCE, RawClient, rawExchange, splitPackets, startTestServer, type TestServer } from './server-session-helpers.js';
+import { prng } from '../helpers/prng.js';
 
-/** mulberry32: a small seeded PRNG, so a failing storm can be replayed. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const SEED = Number(process.env.FUZZ_SEED ?? 0x5eed);
 

@@ -18,18 +18,8 @@ import {
   type FormatDescription,
 } from '../../../protocol/binlog/index.js';
 import { decodeAny, fixtureFiles, readFixture } from './_fixtures.js';
+import { prng } from '../../helpers/prng.js';
 
-/** mulberry32: small, fast, seeded. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const KNOWN_TYPES = [
   1, 2, 3, 4, 5, 13, 14, 15, 16, 17, 18, 19, 23, 24, 25, 26, 27, 29, 30, 31, 32, 33, 34, 35, 38, 39, 40, 41, 42, 160, 161, 162,

@@ -6,18 +6,8 @@ import {
   parseMariadbGtid,
   parseMysqlGtid,
 } from '../../../protocol/gtid/index.js';
+import { prng } from '../../helpers/prng.js';
 
-/** mulberry32: a small seeded PRNG so that failures reproduce. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Runs fn; anything but a ProtocolError is rethrown with the input that caused it. */
 function only<T>(fn: () => T, input: string): { ok: true; value: T } | { ok: false } {

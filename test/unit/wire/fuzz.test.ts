@@ -45,18 +45,8 @@ import {
   encodeSemiSyncAck,
 } from '../../../protocol/commands.js';
 import * as C from '../../../protocol/constants.js';
+import { prng } from '../../helpers/prng.js';
 
-/** mulberry32: a small seeded PRNG so that failures reproduce. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const SPECIAL = [0x00, 0x01, 0x03, 0x0c, 0x15, 0x1e, 0x23, 0xef, 0xfa, 0xfb, 0xfc, 0xfd, 0xfe, 0xff];
 
