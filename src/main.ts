@@ -42,6 +42,9 @@ async function main(): Promise<number> {
     process.stdout.write(`binlog-proxy ${version}\n`);
     return 0;
   }
+  // Everything the daemon creates in the data dir (LevelDB files, state files with secrets, the self-signed
+  // TLS key) is for its owner only, whatever the umask of the shell that started it.
+  process.umask(0o077);
   // The import command prints its report on stdout: its logs go to stderr.
   const log = createLogger(request.config.logLevel, request.command === 'import' ? process.stderr : undefined);
   if (request.command === 'import') {

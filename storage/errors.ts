@@ -12,7 +12,8 @@
  * | ERR_STORAGE_APPEND      | an append that would break the log (not contiguous, bad event framing, ...)   |
  * | ERR_STORAGE_BUSY        | an append while a streamed transaction is open (single writer)                |
  * | ERR_STORAGE_CLOSED      | the store is closed (or closing)                                             |
- * | ERR_STORAGE_IO          | a LevelDB write failed; the store refuses further writes until reopened      |
+ * | ERR_STORAGE_IO          | a LevelDB write failed; the store refuses further writes until recoverWrites() |
+ * | ERR_STORAGE_FULL        | the same, because the disk is full (ENOSPC); recoverWrites() once space returns |
  * | ERR_STORAGE_NOT_FOUND   | a binlog file name that is not stored                                         |
  * | ERR_STORAGE_POSITION    | a position outside the stored part of a file, or not at an event boundary     |
  * | ERR_STORAGE_PURGED      | the requested position or GTIDs were purged (or were never stored)           |
@@ -30,6 +31,7 @@ export type StorageErrorCode =
   | 'ERR_STORAGE_BUSY'
   | 'ERR_STORAGE_CLOSED'
   | 'ERR_STORAGE_IO'
+  | 'ERR_STORAGE_FULL'
   | 'ERR_STORAGE_NOT_FOUND'
   | 'ERR_STORAGE_POSITION'
   | 'ERR_STORAGE_PURGED'
@@ -51,4 +53,24 @@ export function corrupt(message: string, cause?: unknown): StorageError {
 
 export function badArgument(message: string): StorageError {
   return new StorageError('ERR_STORAGE_ARGUMENT', message);
+}
+
+/** True when `err` (or a cause of it) says the disk is full. */
+export function isDiskFull(err: unknown): boolean {
+  for (let e: unknown = err, depth = 0; e !== null && e !== undefined && depth < 5; depth++) {
+    const code = (e as { code?: unknown }).code;
+    const message = (e as { message?: unknown }).message;
+    if (code === 'ENOSPC' || code === 'ERR_STORAGE_FULL') return true;
+    if (typeof message === 'string' && /no space left on device|ENOSPC/i.test(message)) return true;
+    e = (e as { cause?: unknown }).cause;
+  }
+  return false;
+}
+
+/** The error that stops writes after a failed LevelDB write (ERR_STORAGE_FULL when the disk is full). */
+export function writeFailed(err: unknown): StorageError {
+  if (isDiskFull(err)) {
+    return new StorageError('ERR_STORAGE_FULL', 'the disk of the store is full: writes stopped until space is freed', { cause: err });
+  }
+  return new StorageError('ERR_STORAGE_IO', 'a LevelDB write failed; writes stopped until the store recovers', { cause: err });
 }

@@ -18,7 +18,7 @@
  */
 import { readdir } from 'node:fs/promises';
 import { ClassicLevel } from 'classic-level';
-import { badArgument, StorageError } from './errors.js';
+import { badArgument, StorageError, writeFailed } from './errors.js';
 import { containsGtid, coversStart, GtidTracker, parseGtidText, toGtidValue, type GtidValue } from './gtid-state.js';
 import { checkpointKey, decodeMetaKey, fileKey, logKey, logRange, MAX_CHUNK, metaKey, metaRange } from './keys.js';
 import { lastChunkIndex, recordAt, searchUnits, type Db } from './log-io.js';
@@ -201,7 +201,7 @@ export class BinlogStore {
   private files: FileEntry[];
   private readonly byName = new Map<string, FileEntry>();
   private readonly byNo = new Map<number, FileEntry>();
-  private readonly startCache = new WeakMap<FileEntry, GtidValue>();
+  private startCache = new WeakMap<FileEntry, GtidValue>();
 
   private durable: Tip;
   private group = new WriteGroup();
@@ -215,6 +215,9 @@ export class BinlogStore {
   private bytesSinceCheckpoint = 0;
   private unitsSinceCheckpoint = 0;
   private writeFailure: StorageError | null = null;
+  /** Set while recoverWrites() has LevelDB closed and could not open it again. */
+  private dbReopenPending = false;
+  private recovering: Promise<void> | null = null;
   private state: 'open' | 'closing' | 'closed' = 'open';
   private txn: StreamedTransaction | null = null;
   private readonly readers = new Set<StoreReader>();
@@ -690,7 +693,7 @@ export class BinlogStore {
   }
 
   private failWrites(err: unknown): void {
-    this.writeFailure = new StorageError('ERR_STORAGE_IO', 'a LevelDB write failed; reopen the store to recover', { cause: err });
+    this.writeFailure = writeFailed(err);
     const waiters = this.durableWaiters;
     this.durableWaiters = [];
     for (const w of waiters) w.reject(this.writeFailure);
@@ -1018,6 +1021,85 @@ export class BinlogStore {
   /** A named key/value range for another component (e.g. 'discovery'): string keys, Buffer values. */
   section(name: string): MetaSection {
     return new MetaSection(this.db, name, () => this.checkOpen());
+  }
+
+  // ---- recovery after a failed write ------------------------------------------------------------------
+
+  /** The error that stops writes (ERR_STORAGE_FULL / ERR_STORAGE_IO), or null while writes work. */
+  get failure(): StorageError | null {
+    return this.writeFailure;
+  }
+
+  /**
+   * After a failed write (disk full, I/O error), LevelDB refuses every further write until it is reopened,
+   * and the in-memory state is ahead of what is on disk. This closes LevelDB, opens it again and rebuilds the
+   * state from what is durable (the same recovery as openStore), so the writer resumes from the last durable
+   * unit: nothing half-written is kept, nothing durable is lost. Live readers are ended (their replicas
+   * reconnect). A no-op while writes work; throws (and stays failed) when LevelDB cannot be opened again yet,
+   * e.g. while the disk is still full, so the caller retries later.
+   */
+  recoverWrites(): Promise<void> {
+    if (this.writeFailure === null) return Promise.resolve();
+    this.recovering ??= this.reopen().finally(() => {
+      this.recovering = null;
+    });
+    return this.recovering;
+  }
+
+  private async reopen(): Promise<void> {
+    this.checkOpen();
+    if (this.inFlight !== null) await this.inFlight.catch(() => undefined);
+    if (this.timer !== null) {
+      clearTimeout(this.timer);
+      this.timer = null;
+    }
+    await Promise.all([...this.readers].map((r) => r.return()));
+    if (!this.dbReopenPending) {
+      this.dbReopenPending = true;
+      await this.db.close();
+    }
+    try {
+      await this.db.open();
+    } catch (err) {
+      this.writeFailure = writeFailed(err);
+      throw this.writeFailure;
+    }
+    this.dbReopenPending = false;
+    let rec;
+    try {
+      rec = await recover(this.db, this.flavor ?? undefined, this.uuids);
+    } catch (err) {
+      this.writeFailure = writeFailed(err);
+      throw this.writeFailure;
+    }
+    const s = rec.state;
+    this.flavor = s.flavor;
+    this.firstSeq = s.firstSeq;
+    this.lastSeq = s.lastSeq;
+    this.lastFileNo = s.lastFileNo;
+    this.nextFileNo = s.nextFileNo;
+    this.lastPos = s.lastPos;
+    this.lastTimestamp = s.lastTimestamp;
+    this.maxTimestamp = s.maxTimestamp;
+    this.executed = rec.executed;
+    this.purgedText = s.purged;
+    this.files = rec.files;
+    this.byName.clear();
+    this.byNo.clear();
+    for (const f of rec.files) {
+      this.byName.set(f.rec.name, f);
+      this.byNo.set(f.rec.fileNo, f);
+    }
+    this.startCache = new WeakMap();
+    this.durable = { seq: s.lastSeq, fileNo: s.lastFileNo, pos: s.lastPos, timestamp: s.lastTimestamp };
+    this.group = new WriteGroup();
+    this.tail.reset();
+    this.txn = null;
+    this.checkpointDue = false;
+    this.bytesSinceCheckpoint = 0;
+    this.unitsSinceCheckpoint = rec.report.unitsReplayed;
+    this.writeFailure = null;
+    this.notifyChange();
   }
 
   // ---- close -------------------------------------------------------------------------------------------

@@ -2,7 +2,7 @@
  * A streamed (huge) transaction: its events are written in chunks under the next sequence, which nothing reads
  * before the commit; see BinlogStore.beginTransaction.
  */
-import { StorageError } from './errors.js';
+import { isDiskFull, StorageError } from './errors.js';
 import type { GtidValue } from './gtid-state.js';
 import { MAX_CHUNK } from './keys.js';
 import {
@@ -78,7 +78,10 @@ export class StreamedTransaction implements TransactionWriter {
 
   private check(): void {
     if (this.finished) throw new StorageError('ERR_STORAGE_ABORTED', `streamed transaction ${this.seq} is already committed or aborted`);
-    if (this.failure !== null) throw new StorageError('ERR_STORAGE_IO', `writing a chunk of transaction ${this.seq} failed`, { cause: this.failure });
+    if (this.failure !== null) {
+      const code = isDiskFull(this.failure) ? 'ERR_STORAGE_FULL' : 'ERR_STORAGE_IO';
+      throw new StorageError(code, `writing a chunk of transaction ${this.seq} failed`, { cause: this.failure });
+    }
   }
 
   private get buffered(): number {

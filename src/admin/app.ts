@@ -7,6 +7,7 @@
  * no stripping), so a wrong type or an unknown field is a 400 that names the field.
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest, type FastifyBaseLogger } from 'fastify';
 import { BinlogProxyError, codeOf, httpStatusOf } from '../errors.js';
 import { ValidationError } from '../config/validate.js';
@@ -33,10 +34,37 @@ export interface AdminDeps {
   /** Extra plugins (discovery, cluster) registered inside the same auth/error handling. */
   plugins?: Array<(app: FastifyInstance) => Promise<void> | void>;
   bodyLimit?: number;
+  /** Certificate and key (PEM) to serve HTTPS instead of HTTP (`admin.tls`; see loadAdminTls). */
+  https?: { cert: string; key: string } | null;
+}
+
+/**
+ * The pages that need no token: the discovery page and its static assets (GET/HEAD of the routes `/` and
+ * `/web/...`). They are fixed files without data or secrets, and a browser cannot send a bearer header when
+ * it loads a page: the page asks for the token and sends it with every API call. Decided by the matched
+ * route pattern, not the raw URL, so no path trick reaches another handler without the token.
+ */
+export function isPublicAsset(method: string, routeUrl: string | undefined): boolean {
+  if (method !== 'GET' && method !== 'HEAD') return false;
+  return routeUrl === '/' || (routeUrl !== undefined && routeUrl.startsWith('/web/'));
+}
+
+/** `admin.tls` {cert, key}: PEM text as given, or the files they name. */
+export async function loadAdminTls(tls: { cert: string; key: string }): Promise<{ cert: string; key: string }> {
+  const pem = async (value: string, field: string): Promise<string> => {
+    if (value.includes('-----BEGIN')) return value;
+    try {
+      return await readFile(value, 'utf8');
+    } catch (err) {
+      throw new ValidationError(field, `${field} is neither PEM text nor a readable file: ${(err as Error).message}`);
+    }
+  };
+  return { cert: await pem(tls.cert, 'admin.tls.cert'), key: await pem(tls.key, 'admin.tls.key') };
 }
 
 export function buildAdminApp(deps: AdminDeps): FastifyInstance {
   const app = Fastify({
+    ...(deps.https ? { https: deps.https } : {}),
     loggerInstance: deps.logger,
     bodyLimit: deps.bodyLimit ?? 64 * 1024,
     ajv: { customOptions: { coerceTypes: false, removeAdditional: false, useDefaults: false } },
@@ -47,6 +75,7 @@ export function buildAdminApp(deps: AdminDeps): FastifyInstance {
   const tokenDigest = deps.token ? createHash('sha256').update(deps.token).digest() : null;
   app.addHook('onRequest', async (req, reply) => {
     if (!tokenDigest) return;
+    if (isPublicAsset(req.method, req.routeOptions.url)) return;
     const header = req.headers.authorization ?? '';
     const m = /^Bearer\s+(.+)$/i.exec(header);
     const given = createHash('sha256').update(m ? m[1]! : '').digest();

@@ -13,12 +13,15 @@ export interface LogFileSummary {
   last_timestamp: string | null;
   start_gtids: string | null;
   gtids: string | null;
+  active: boolean;
 }
 
 export interface PurgeResult {
   purged_files: string[];
   first_file: string | null;
   purged_gtid_set: string;
+  /** True when a file the request selected was kept because a connected replica still reads it. */
+  kept_for_replicas: boolean;
 }
 
 export interface LogsControl {

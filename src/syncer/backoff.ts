@@ -70,6 +70,16 @@ export class Backoff {
     if (uptimeMs >= this.stableAfterMs) this.attempt = 0;
   }
 
+  /**
+   * Tells the backoff that the connection that just ended delivered binlog events: it was not a failed
+   * attempt, so the delay does not keep growing across cuts of working connections (a flaky network would
+   * otherwise leave the proxy idle for up to `capMs` after each cut). The counter is capped rather than
+   * reset so that a primary that kills every dump right away is still retried at most every few 100 ms.
+   */
+  progressed(): void {
+    this.attempt = Math.min(this.attempt, 2);
+  }
+
   reset(): void {
     this.attempt = 0;
   }

@@ -32,4 +32,9 @@ export interface SyncerStore {
    * with a flavour does not need it.
    */
   setFlavor?(flavor: Flavor): Promise<void> | void;
+  /**
+   * After a failed write (disk full, I/O error) the store refuses writes until this reopens it from what is
+   * durable; a no-op while writes work, throws while the cause persists. Optional for in-memory fakes.
+   */
+  recoverWrites?(): Promise<void>;
 }

@@ -69,6 +69,8 @@ export interface SyncerDeps {
 
 const UUID_META = 'syncer.uuid';
 const UUID_RE = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;
+/** How often a syncer stopped by a full disk checks whether space came back. */
+const STORAGE_FULL_RETRY_MS = 3_000;
 
 function emptyCounters(): SyncerCounters {
   return { events_received: 0, bytes_received: 0, transactions_stored: 0, heartbeats_received: 0, reconnects: 0, checksum_errors: 0 };
@@ -324,6 +326,7 @@ export class Syncer implements SyncerControl {
         this.metrics.reconnects.inc();
       }
       const startedAt = Date.now();
+      const eventsBefore = this.counters.events_received;
       let failure: Classified | null = null;
       let again = false;
       try {
@@ -342,7 +345,9 @@ export class Syncer implements SyncerControl {
         continue;
       }
       backoff.connectionEnded(Date.now() - startedAt);
-      const delay = failure?.fatal ? backoff.slow() : backoff.next();
+      if (this.counters.events_received > eventsBefore) backoff.progressed();
+      // A full disk heals when space is freed, with nobody telling us: look again every few seconds.
+      const delay = failure?.code === 'ERR_STORAGE_FULL' ? Math.min(STORAGE_FULL_RETRY_MS, backoff.slow()) : failure?.fatal ? backoff.slow() : backoff.next();
       this.state = failure?.fatal ? 'error' : 'connecting';
       this.log.info({ delayMs: delay, attempt: backoff.attempts }, 'reconnecting to the primary after a delay');
       await sleep(delay, signal);
@@ -367,6 +372,9 @@ export class Syncer implements SyncerControl {
   private async connectOnce(run: RunState): Promise<boolean> {
     const { args } = run;
     this.state = this.lastError?.fatal ? 'error' : 'connecting';
+    // A failed write (disk full) left the store refusing writes: reopen it from what is durable first. This
+    // throws while the disk is still full, which keeps the status at `error` and retries later.
+    if (this.store.recoverWrites) await this.store.recoverWrites();
     const conn = await connectUnlessAborted(await this.connectOptions(args), run.abort.signal, this.log);
     if (conn === null) return false;
     run.conn = conn;

@@ -495,6 +495,9 @@ class Handshake {
     const secure = await new Promise<tls.TLSSocket>((resolve, reject) => {
       const s = tls.connect({
         socket: raw,
+        // The identity check uses `host` (default 'localhost' when a socket is given): an IP address in
+        // mysql_addr must match the certificate's IP SANs, a name its DNS SANs.
+        host: this.opts.host,
         servername: o.servername ?? (net.isIP(this.opts.host) ? undefined : this.opts.host),
         ca: o.ca,
         cert: o.cert,

@@ -44,6 +44,21 @@ describe('Backoff', () => {
     expect(c.slow()).toBe(10_000);
   });
 
+  it('progressed(): cuts of connections that streamed do not grow the delay (regression: 30 s stalls after 10 cuts)', () => {
+    const b = new Backoff({ baseMs: 100, capMs: 30_000, random: () => 0.9999 });
+    for (let i = 0; i < 12; i++) b.next();
+    expect(b.ceiling()).toBe(30_000);
+    b.progressed();
+    expect(b.next()).toBe(399);
+    for (let i = 0; i < 20; i++) {
+      b.progressed();
+      expect(b.next()).toBeLessThan(400);
+    }
+    const fresh = new Backoff({ baseMs: 100, random: () => 0.9999 });
+    fresh.progressed();
+    expect(fresh.attempts).toBe(0);
+  });
+
   it('rejects nonsense settings', () => {
     expect(() => new Backoff({ baseMs: 0 })).toThrow(RangeError);
     expect(() => new Backoff({ baseMs: 100, capMs: 50 })).toThrow(RangeError);

@@ -1,0 +1,330 @@
+// The replication port under abuse, with a real replica behind the proxy the whole time:
+// - a storm of hundreds of replicas connecting and disconnecting within seconds: no leak of memory,
+//   sockets or sessions in the daemon (RSS and descriptors of the child process before and after);
+// - a replica that stops reading: ingestion and the real replica go on at full speed, memory stays bounded;
+// - thousands of malformed sessions (random bytes, oversized lengths, truncated and mutated handshakes, wrong
+//   sequence ids, commands before auth, absurd dump requests) from another loopback address: the daemon never
+//   crashes or grows without bound, that address ends up throttled, and the real replica is unaffected.
+import net from 'node:net';
+import type { RowDataPacket } from 'mysql2/promise';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { scrambleNativePassword } from '../../protocol/auth.js';
+import { encodeComBinlogDump, encodeComBinlogDumpGtid, encodeComQuery, encodeComRegisterSlave } from '../../protocol/commands.js';
+import { UTF8MB4_GENERAL_CI } from '../../protocol/constants.js';
+import { decodeHandshakeV10, encodeHandshakeResponse41, encodeSslRequest, UPSTREAM_CLIENT_CAPABILITIES } from '../../protocol/handshake.js';
+import { framePacket } from '../../protocol/packet.js';
+import { startReplica, waitForReplicaCatchUp, type MariaDBInstance } from '../helpers/mariadb.js';
+import { prng } from '../helpers/prng.js';
+import {
+  expectReplicaEqualsPrimary,
+  processUsage,
+  readLog,
+  sleep,
+  startPrimary,
+  startProxy,
+  waitFor,
+  waitForProxy,
+  WriteLoad,
+  type Proxy,
+} from './helpers.js';
+import { SECRETS } from './secrets.js';
+import { WireClient } from './wire-client.js';
+import './setup-file.js';
+
+const STORM = Number(process.env.FAULT_STORM ?? 400);
+const FUZZ = Number(process.env.FAULT_FUZZ ?? 3000);
+const SEED = Number(process.env.FUZZ_SEED ?? 0xfa17);
+const MiB = 1024 * 1024;
+
+interface ServerStatusBody {
+  data: { slaves: Array<{ server_id: number | null }>; connections?: number };
+}
+
+describe('fault: the replication port under abuse', () => {
+  let primary: MariaDBInstance;
+  let replica: MariaDBInstance;
+  let proxy: Proxy;
+  let load: WriteLoad;
+
+  beforeAll(async () => {
+    primary = await startPrimary(61);
+    proxy = await startProxy('replport', `127.0.0.1:${primary.port}`);
+    replica = await startReplica({
+      serverId: 62,
+      primary: { host: '127.0.0.1', port: proxy.serverPort },
+      user: 'repl',
+      password: SECRETS.serverPassword,
+      useGtid: 'slave_pos',
+    });
+    load = new WriteLoad(primary, 'r', 500);
+    load.start();
+    await waitFor(async () => load.committed > 50, 20_000, 'the load to start');
+  });
+
+  afterAll(async () => {
+    await load?.stop();
+    await proxy?.daemon.kill();
+    await replica?.destroy();
+    await primary?.destroy();
+  });
+
+  const firstFile = async (): Promise<string> => {
+    const r = await proxy.daemon.api<{ data: Array<{ name: string }> }>('GET', '/binlog/logs');
+    return r.body.data[0]!.name;
+  };
+
+  const replicaKeepsUp = async (timeoutMs: number): Promise<void> => {
+    await waitForReplicaCatchUp(replica, await primary.gtidBinlogPos(), timeoutMs);
+  };
+
+  it(`four rounds of ${STORM} replicas connecting and disconnecting leak no memory, sockets or sessions`, async () => {
+    const pid = proxy.daemon.child.pid!;
+    const file = await firstFile();
+    // Without writes, every round's dumps read the same history: rounds are comparable.
+    await load.stop();
+    let logins = 0;
+    let dumps = 0;
+    const session = async (i: number): Promise<void> => {
+      const c = await WireClient.connect({ port: proxy.serverPort });
+      try {
+        if (i % 4 === 0) return; // connect and leave at once
+        const r = await c.login('repl', SECRETS.serverPassword);
+        expect(r.error).toBeNull();
+        logins++;
+        if (i % 2 === 1 && (await c.startDump(100_000 + i, file))) {
+          dumps++;
+          await sleep(20 + (i % 50));
+        }
+      } finally {
+        c.destroy();
+      }
+    };
+    const round = async (): Promise<Round> => {
+      const started = Date.now();
+      for (let i = 0; i < STORM; i += 40) {
+        await Promise.all(Array.from({ length: Math.min(40, STORM - i) }, (_, k) => session(i + k)));
+      }
+      const ms = Date.now() - started;
+      // All sessions gone: only the real replica remains registered.
+      await waitFor(
+        async () => {
+          const s = await proxy.daemon.api<ServerStatusBody>('GET', '/binlog/server/status');
+          return s.body.data.slaves.length === 1 && s.body.data.slaves[0]!.server_id === 62;
+        },
+        15_000,
+        'the storm sessions to be gone from the registry',
+      );
+      await sleep(1000);
+      return { ...processUsage(pid), heapBytes: await heapUsed(proxy), ms };
+    };
+    const base = processUsage(pid);
+    const rounds = [await round(), await round(), await round(), await round()];
+    const detail = `base ${JSON.stringify(base)}; rounds ${JSON.stringify(rounds)}`;
+    expect(logins, detail).toBeGreaterThan((4 * STORM) / 2);
+    expect(dumps, detail).toBeGreaterThan((4 * STORM) / 4);
+    // No socket or descriptor outlives its session.
+    for (const r of rounds) {
+      expect(r.sockets, detail).toBeLessThanOrEqual(base.sockets + 2);
+      expect(r.fds, detail).toBeLessThanOrEqual(base.fds + 4);
+    }
+    // The first rounds warm pools, JIT and the allocator's arenas (40 concurrent dumps with 1 MiB read
+    // batches): RSS grows then plateaus. A per-session leak keeps growing: over the last two rounds (800
+    // sessions) 30 KiB each would be 24 MiB; the JS heap must not grow across all four.
+    const [r1, r2, , r4] = rounds as [Round, Round, Round, Round];
+    expect(r4.rssBytes - r2.rssBytes, detail).toBeLessThan(24 * MiB);
+    expect(r4.heapBytes - r1.heapBytes, detail).toBeLessThan(24 * MiB);
+    expect(r4.rssBytes - base.rssBytes, detail).toBeLessThan(256 * MiB);
+    load.start();
+    await replicaKeepsUp(30_000);
+  });
+
+  it('a replica that stops reading slows down neither ingestion nor the other replicas, and memory stays bounded', async () => {
+    const pid = proxy.daemon.child.pid!;
+    const stalled = await WireClient.connect({ port: proxy.serverPort });
+    expect((await stalled.login('repl', SECRETS.serverPassword)).ok).toBe(true);
+    expect(await stalled.startDump(777, await firstFile())).toBe(true);
+    stalled.stall();
+    const rssBefore = processUsage(pid).rssBytes;
+    // 120 transactions of 1 MiB each on top of the small load: far more than socket buffers hold, and more
+    // than the RSS bound below, so a server buffering for the stalled replica would fail it.
+    const conn = await primary.connect();
+    let peakRss = rssBefore;
+    try {
+      for (let i = 0; i < 120; i++) {
+        if (i === 0) await conn.query('CREATE TABLE IF NOT EXISTS fault.bulk (id INT PRIMARY KEY, b LONGBLOB) ENGINE=InnoDB');
+        await conn.query('INSERT INTO fault.bulk VALUES (?, REPEAT(CHAR(65 + ? % 26), ?))', [i, i, 1 << 20]);
+        peakRss = Math.max(peakRss, processUsage(pid).rssBytes);
+      }
+      const sizes = await primary.query<RowDataPacket[]>('SELECT MIN(LENGTH(b)) AS m FROM fault.bulk');
+      expect(Number(sizes[0]?.['m'])).toBe(1 << 20);
+    } finally {
+      await conn.end();
+    }
+    // The proxy stored everything and the real replica applied it, with the stalled one still connected.
+    await waitForProxy(proxy.daemon, primary, 30_000);
+    await replicaKeepsUp(30_000);
+    expect(stalled.closed).toBe(false);
+    const s = await proxy.daemon.api<ServerStatusBody>('GET', '/binlog/server/status');
+    expect(s.body.data.slaves.map((x) => x.server_id)).toContain(777);
+    peakRss = Math.max(peakRss, processUsage(pid).rssBytes);
+    expect(peakRss - rssBefore, `RSS grew from ${rssBefore} to ${peakRss}`).toBeLessThan(80 * MiB);
+    // The stalled replica only got what fits in the socket buffers.
+    expect(stalled.dumpBytes).toBeLessThan(40 * MiB);
+    stalled.destroy();
+  });
+
+  it(`${FUZZ} malformed sessions from another address: no crash, bounded memory, throttled, the replica unaffected`, async () => {
+    const pid = proxy.daemon.child.pid!;
+    const rnd = prng(SEED);
+    const rssBefore = processUsage(pid).rssBytes;
+    const fdsBefore = processUsage(pid).fds;
+    const port = proxy.serverPort;
+    let done = 0;
+    const gtidsBefore = await primary.gtidBinlogPos();
+    for (let i = 0; i < FUZZ; i += 50) {
+      await Promise.all(Array.from({ length: Math.min(50, FUZZ - i) }, () => hostileSession(port, rnd).then(() => done++)));
+      expect(proxy.daemon.child.exitCode, 'the daemon must not crash').toBeNull();
+    }
+    expect(done).toBe(FUZZ);
+    // Sessions that never finish their handshake are ended by the 10 s handshake deadline at the latest.
+    await waitFor(async () => processUsage(pid).fds <= fdsBefore + 4, 15_000, `the descriptors to return to ${fdsBefore}`);
+    const after = processUsage(pid);
+    expect(after.rssBytes - rssBefore, `RSS ${rssBefore} -> ${after.rssBytes}`).toBeLessThan(64 * MiB);
+    // Failed logins from 127.0.0.2 got that address throttled (ER_HOST_IS_BLOCKED), not 127.0.0.1.
+    const blocked = await WireClient.connect({ port, localAddress: '127.0.0.2' });
+    const b = await blocked.login('repl', SECRETS.serverPassword);
+    blocked.destroy();
+    expect(b.ok).toBe(false);
+    expect(b.error ?? '').toMatch(/blocked/i);
+    const fine = await WireClient.connect({ port });
+    expect((await fine.login('repl', SECRETS.serverPassword)).ok).toBe(true);
+    fine.destroy();
+    // The real replica kept replicating through the storm and is exact at the end.
+    expect(await primary.gtidBinlogPos()).not.toBe(gtidsBefore);
+    await load.stop();
+    await expectReplicaEqualsPrimary(primary, replica, 60_000);
+    const rows = await replica.query<RowDataPacket[]>('SHOW SLAVE STATUS');
+    expect(rows[0]?.['Last_IO_Error']).toBe('');
+    expect(readLog(proxy.logFile)).not.toMatch(/"level":60/);
+  });
+});
+
+interface Round {
+  rssBytes: number;
+  fds: number;
+  sockets: number;
+  heapBytes: number;
+  ms: number;
+}
+
+async function heapUsed(proxy: Proxy): Promise<number> {
+  // The smallest of a few samples: garbage not yet collected only adds to a sample.
+  let min = Infinity;
+  for (let i = 0; i < 4; i++) {
+    const m = await proxy.daemon.api<string>('GET', '/metrics');
+    const line = /^binlog_proxy_nodejs_heap_size_used_bytes (\d+)/m.exec(String(m.body));
+    if (!line) throw new Error('no heap metric in /metrics');
+    min = Math.min(min, Number(line[1]));
+    await sleep(300);
+  }
+  return min;
+}
+
+/** One malformed session from 127.0.0.2, answered or closed by the server, or given up after a short wait. */
+function hostileSession(port: number, rnd: () => number): Promise<void> {
+  const int = (n: number): number => Math.floor(rnd() * n);
+  const bytes = (n: number): Buffer => Buffer.from(Array.from({ length: n }, () => int(256)));
+  const kind = int(10);
+  return new Promise((resolve) => {
+    const s = net.connect({ host: '127.0.0.1', port, localAddress: '127.0.0.2' });
+    let buf = Buffer.alloc(0);
+    let acted = false;
+    const done = (): void => {
+      clearTimeout(timer);
+      s.destroy();
+      resolve();
+    };
+    const timer = setTimeout(done, 200 + int(300));
+    s.on('error', done);
+    s.on('close', done);
+    s.on('data', (c: Buffer) => {
+      buf = Buffer.concat([buf, c]);
+      if (acted || buf.length < 4 || buf.length < 4 + buf.readUIntLE(0, 3)) return;
+      acted = true;
+      const greeting = buf.subarray(4, 4 + buf.readUIntLE(0, 3));
+      let nonce: Buffer = Buffer.alloc(20);
+      try {
+        nonce = decodeHandshakeV10(greeting).nonce;
+      } catch {
+        // a refusal (ERR 1129 once throttled) instead of a greeting: send garbage anyway
+      }
+      const good = framePacket(
+        encodeHandshakeResponse41({
+          capabilities: UPSTREAM_CLIENT_CAPABILITIES,
+          maxPacketSize: 1 << 24,
+          charset: UTF8MB4_GENERAL_CI,
+          user: 'repl',
+          authResponse: scrambleNativePassword(SECRETS.wrongPassword, nonce),
+          authPluginName: 'mysql_native_password',
+        }),
+        1,
+      );
+      switch (kind) {
+        case 0:
+          s.write(bytes(int(400)));
+          break;
+        case 1:
+          // an oversized length header (16 MiB - 1) and a little data
+          s.write(Buffer.concat([Buffer.from([0xff, 0xff, 0xff, 1]), bytes(int(3000))]));
+          break;
+        case 2:
+          s.write(good.subarray(0, int(good.length)));
+          break;
+        case 3: {
+          const m = Buffer.from(good);
+          for (let i = 0, n = 1 + int(8); i < n; i++) m[int(m.length)] = int(256);
+          s.write(m);
+          break;
+        }
+        case 4: {
+          const m = Buffer.from(good);
+          m[3] = 2 + int(250);
+          s.write(m);
+          break;
+        }
+        case 5: {
+          const cmds = [
+            encodeComQuery('SHOW BINARY LOGS'),
+            encodeComBinlogDump({ position: 4, flags: 0, serverId: 9, fileName: 'bin.000001' }),
+            encodeComRegisterSlave({ serverId: 3 }),
+          ];
+          s.write(framePacket(cmds[int(cmds.length)]!, int(3)));
+          break;
+        }
+        case 6: {
+          // absurd dump requests (before auth they must be refused too)
+          const absurd = [
+            encodeComBinlogDump({ position: 0xffffffff, flags: 0xffff, serverId: 0, fileName: '../../etc/passwd' }),
+            encodeComBinlogDumpGtid({ flags: 4, serverId: 1, fileName: 'x'.repeat(int(5000)), position: 2n ** 63n, gtidData: bytes(int(2000)) }),
+          ];
+          s.write(Buffer.concat([good, framePacket(absurd[int(absurd.length)]!, 0)]));
+          break;
+        }
+        case 7:
+          s.write(
+            Buffer.concat([
+              framePacket(encodeSslRequest({ capabilities: UPSTREAM_CLIENT_CAPABILITIES, maxPacketSize: 1 << 24, charset: 45 }), 1),
+              bytes(int(300)),
+            ]),
+          );
+          break;
+        case 8:
+          for (let i = 0; i < 60; i++) s.write(framePacket(bytes(int(5)), (1 + i) & 0xff));
+          break;
+        default:
+          // a length header that promises 16 MiB, then silence (the handshake timeout must end it)
+          s.write(Buffer.from([0xfe, 0xff, 0xff, 1]));
+      }
+    });
+  });
+}
