@@ -201,6 +201,18 @@ export class PacketConn {
     this.writeFrames(frames);
   }
 
+  /**
+   * Writes bytes that are already whole framed packets (the dump output's coalesced buffer, which advanced
+   * `seq` itself while framing). The buffer must not be modified until `onWritten` (the socket's write
+   * callback: the kernel has the bytes, or the write failed) has been called.
+   */
+  writeRaw(framed: Buffer, onWritten?: () => void): void {
+    if (this.closedFlag) return;
+    this.bytesWritten += framed.length;
+    if (onWritten === undefined) this.socket.write(framed);
+    else this.socket.write(framed, onWritten);
+  }
+
   private writeFrames(frames: Buffer[]): void {
     if (frames.length === 1) {
       this.bytesWritten += frames[0]!.length;

@@ -4,19 +4,34 @@
  *    0xFFFFFF like any payload; sequence ids continue from the dump command (1, 2, 3 … mod 256);
  *  - after a packet that asks for an ACK the counter restarts: the replica answers with seq 0 and the next
  *    source packet is seq 1 (§5.3);
- *  - backpressure: sendEvent returns false above the high-water mark of the socket's write buffer, and
- *    drain() waits until it is below (or the dump is aborted);
+ *  - coalescing: packets are framed into one output buffer (header and event bytes copied next to each other)
+ *    and the buffer goes to the socket in one write when it is full, before anything else is written (ERR,
+ *    EOF, an abort, a huge event) and at the latest in a microtask, i.e. as soon as the sender's synchronous
+ *    batch loop yields. One write of ~256 KiB instead of a write (two iovecs) per event: the per-write cost of
+ *    a Node stream (a request object, the writev array, libuv bookkeeping) was the biggest item of a dump's
+ *    profile, while copying a ~100-byte event costs well under 100 ns (bench/run.ts, scenario 2b). Events
+ *    whose packet would not fit in a quarter of the buffer, and those that must be split at 0xFFFFFF, go out
+ *    zero-copy as before (after the buffer is flushed);
+ *  - backpressure: sendEvent returns false above the high-water mark of the socket's write buffer (plus what
+ *    is still being coalesced), and drain() waits until it is below (or the dump is aborted);
  *  - the end: the classic 5-byte EOF (even with CLIENT_DEPRECATE_EOF) or an ERR; nothing is sent after it;
  *  - `signal` aborts on close, KILL, replacement by a newer dump of the same replica, or server stop;
  *  - semi-sync ACK packets read by the session are handed to `onAck` listeners.
  */
 import { encodeEof, encodeErr } from '../../protocol/generic.js';
-import { SERVER_STATUS_AUTOCOMMIT } from '../../protocol/constants.js';
+import { MAX_PACKET_PAYLOAD, OK_HEADER, SEMI_SYNC_FLAG_NEED_ACK, SEMI_SYNC_MAGIC, SERVER_STATUS_AUTOCOMMIT } from '../../protocol/constants.js';
 import { EVENT_LEN_OFFSET } from '../../protocol/binlog/header.js';
 import type { Metrics } from '../metrics.js';
 import type { PacketConn } from './conn.js';
 import type { DumpAbortReason } from './registry.js';
 import type { DumpOutput } from './dump/types.js';
+
+/** Size of one coalescing buffer. */
+const COALESCE_BYTES = 256 << 10;
+/** Written buffers kept for reuse per dump (more are in the socket's queue only when the replica is slow). */
+const SPARE_BUFFERS = 2;
+/** Packets at least this big bypass the buffer (zero-copy frames). */
+const DIRECT_BYTES = COALESCE_BYTES >> 2;
 
 export class SocketDumpOutput implements DumpOutput {
   private readonly controller = new AbortController();
@@ -25,6 +40,21 @@ export class SocketDumpOutput implements DumpOutput {
   private ended: 'eof' | 'error' | null = null;
   eventsSent = 0;
   bytesSent = 0;
+  /** The coalescing buffer (null until needed; a fresh one after each flush: the socket keeps the old one). */
+  private buf: Buffer | null = null;
+  private fill = 0;
+  private flushQueued = false;
+  /** Coalescing buffers the socket has finished writing, for reuse. */
+  private readonly spare: Buffer[] = [];
+  /** Same as signal.aborted (the controller is ours), without the getter's cost per event. */
+  private aborted = false;
+  /** Counted since the last flush (metrics are updated per flush, not per event). */
+  private pendingEvents = 0;
+  private pendingBytes = 0;
+  private readonly flushTask = (): void => {
+    this.flushQueued = false;
+    this.flush();
+  };
 
   constructor(
     private readonly conn: PacketConn,
@@ -50,53 +80,165 @@ export class SocketDumpOutput implements DumpOutput {
   }
 
   abort(reason: DumpAbortReason): void {
+    // Whatever was framed already has its sequence ids: it goes out before anything the session writes next.
+    this.flush();
     if (!this.controller.signal.aborted) this.controller.abort(reason);
+    this.aborted = true;
   }
 
   private get open(): boolean {
-    return this.ended === null && !this.controller.signal.aborted && !this.conn.closed;
+    return this.ended === null && !this.aborted && !this.conn.closed;
   }
 
   private belowMark(): boolean {
-    return this.conn.writableLength < this.opts.highWaterMark;
+    return this.conn.writableLength + this.fill < this.opts.highWaterMark;
+  }
+
+  /** Writes the coalesced packets (if any) to the socket in one write. */
+  flush(): void {
+    const buf = this.buf;
+    if (buf !== null && this.fill > 0) {
+      const chunk = buf.subarray(0, this.fill);
+      this.buf = null;
+      this.fill = 0;
+      if (!this.conn.closed) {
+        // Standard-size buffers come back for reuse once the socket is done with them: a dump otherwise
+        // allocates as much external memory as it sends, and V8 only frees it at its next full GC.
+        if (buf.length === COALESCE_BYTES) this.conn.writeRaw(chunk, () => this.recycle(buf));
+        else this.conn.writeRaw(chunk);
+      }
+    }
+    this.count();
+  }
+
+  private recycle(buf: Buffer): void {
+    if (this.spare.length < SPARE_BUFFERS) this.spare.push(buf);
+  }
+
+  /** Room for `n` more bytes in the coalescing buffer; schedules the flush. */
+  private reserve(n: number): Buffer {
+    let buf = this.buf;
+    if (buf === null || buf.length - this.fill < n) {
+      this.flush();
+      buf = this.buf = n <= COALESCE_BYTES ? (this.spare.pop() ?? Buffer.allocUnsafeSlow(COALESCE_BYTES)) : Buffer.allocUnsafeSlow(n);
+    }
+    if (!this.flushQueued) {
+      this.flushQueued = true;
+      queueMicrotask(this.flushTask);
+    }
+    return buf;
+  }
+
+  /** Frames one event into the buffer, or writes it directly when it is big. */
+  private put(data: Buffer, start: number, size: number, semi: boolean, needAck: boolean): void {
+    const prefix = semi ? 3 : 1;
+    const payload = prefix + size;
+    if (payload >= DIRECT_BYTES || payload >= MAX_PACKET_PAYLOAD) {
+      this.flush();
+      const event = start === 0 && size === data.length ? data : data.subarray(start, start + size);
+      this.conn.writeEvent(event, semi ? { needAck } : undefined);
+      return;
+    }
+    const buf = this.reserve(4 + payload);
+    let o = this.fill;
+    const seq = this.conn.seq;
+    buf[o] = payload & 0xff;
+    buf[o + 1] = (payload >>> 8) & 0xff;
+    buf[o + 2] = payload >>> 16;
+    buf[o + 3] = seq;
+    buf[o + 4] = OK_HEADER;
+    o += 5;
+    if (semi) {
+      buf[o] = SEMI_SYNC_MAGIC;
+      buf[o + 1] = needAck ? SEMI_SYNC_FLAG_NEED_ACK : 0;
+      o += 2;
+    }
+    buf.set(start === 0 && size === data.length ? data : data.subarray(start, start + size), o);
+    this.fill = o + size;
+    this.conn.seq = (seq + 1) & 0xff;
   }
 
   sendEvent(event: Buffer, opts?: { needAck?: boolean }): boolean {
     if (!this.open) return true;
     if (this.opts.semiSync) {
       const needAck = opts?.needAck === true;
-      this.conn.writeEvent(event, { needAck });
+      this.put(event, 0, event.length, true, needAck);
       if (needAck) this.conn.seq = 1; // §5.3: the replica ACKs with seq 0; our next packet is seq 1
     } else {
-      this.conn.writeEvent(event);
+      this.put(event, 0, event.length, false, false);
     }
-    this.count(1, event.length);
+    this.pendingEvents++;
+    this.pendingBytes += event.length;
     return this.belowMark();
   }
 
   sendEvents(data: Buffer, start: number, end: number): boolean {
     if (!this.open) return true;
-    const semi = this.opts.semiSync ? { needAck: false } : undefined;
+    const semi = this.opts.semiSync;
+    const head = semi ? 7 : 5; // packet header + [0x00] (+ [0xEF][flag])
+    // Pass 1: check the sizes, count the events, see whether they all fit the coalescing path.
     let off = start;
     let n = 0;
-    this.conn.socket.cork();
-    try {
-      while (off < end) {
-        if (end - off < EVENT_LEN_OFFSET + 4) throw new RangeError(`sendEvents: ${end - off} bytes at ${off} are not a whole event`);
-        const size = data.readUInt32LE(off + EVENT_LEN_OFFSET);
-        if (size < EVENT_LEN_OFFSET + 4 || off + size > end) throw new RangeError(`sendEvents: event of ${size} bytes at ${off} overruns ${end}`);
-        this.conn.writeEvent(data.subarray(off, off + size), semi);
-        off += size;
-        n++;
-      }
-    } finally {
-      this.conn.socket.uncork();
+    let small = true;
+    while (off < end) {
+      if (end - off < EVENT_LEN_OFFSET + 4) throw new RangeError(`sendEvents: ${end - off} bytes at ${off} are not a whole event`);
+      const size = data.readUInt32LE(off + EVENT_LEN_OFFSET);
+      if (size < EVENT_LEN_OFFSET + 4 || off + size > end) throw new RangeError(`sendEvents: event of ${size} bytes at ${off} overruns ${end}`);
+      if (head - 4 + size >= DIRECT_BYTES) small = false;
+      off += size;
+      n++;
     }
-    this.count(n, end - start);
+    if (small) {
+      // Pass 2 without a per-event allocation: one native copy of the whole run to the end of the reserved
+      // room, then each event moved down (memmove) to make room for its header, first to last. Event i moves
+      // from base + n*head + rel to base + (i+1)*head + rel: never past the source of a later event.
+      const total = end - start + n * head;
+      const buf = this.reserve(total);
+      const base = this.fill;
+      const srcBase = base + n * head - start;
+      data.copy(buf, base + n * head, start, end);
+      let seq = this.conn.seq;
+      let at = start;
+      let i = 1;
+      while (at < end) {
+        const size = data.readUInt32LE(at + EVENT_LEN_OFFSET);
+        const to = base + i * head - start + at;
+        if (i < n) buf.copyWithin(to, srcBase + at, srcBase + at + size);
+        const h = to - head;
+        const payload = size + head - 4;
+        buf[h] = payload & 0xff;
+        buf[h + 1] = (payload >>> 8) & 0xff;
+        buf[h + 2] = payload >>> 16;
+        buf[h + 3] = seq;
+        buf[h + 4] = OK_HEADER;
+        if (semi) {
+          buf[h + 5] = SEMI_SYNC_MAGIC;
+          buf[h + 6] = 0;
+        }
+        seq = (seq + 1) & 0xff;
+        at += size;
+        i++;
+      }
+      this.conn.seq = seq;
+      this.fill = base + total;
+    } else {
+      for (off = start; off < end; ) {
+        const size = data.readUInt32LE(off + EVENT_LEN_OFFSET);
+        this.put(data, off, size, semi, false);
+        off += size;
+      }
+    }
+    this.pendingEvents += n;
+    this.pendingBytes += end - start;
     return this.belowMark();
   }
 
-  private count(events: number, bytes: number): void {
+  private count(): void {
+    const events = this.pendingEvents;
+    if (events === 0) return;
+    const bytes = this.pendingBytes;
+    this.pendingEvents = 0;
+    this.pendingBytes = 0;
     this.eventsSent += events;
     this.bytesSent += bytes;
     if (this.opts.metrics) {
@@ -106,18 +248,21 @@ export class SocketDumpOutput implements DumpOutput {
   }
 
   drain(): Promise<void> {
+    this.flush();
     if (!this.open || this.belowMark()) return Promise.resolve();
     return this.conn.drained(this.opts.highWaterMark / 2, this.controller.signal);
   }
 
   sendError(errno: number, sqlState: string, message: string): void {
     if (!this.open) return;
+    this.flush();
     this.ended = 'error';
     this.conn.write(encodeErr({ code: errno, sqlState, message }));
   }
 
   sendEof(): void {
     if (!this.open) return;
+    this.flush();
     this.ended = 'eof';
     this.conn.write(encodeEof({ warnings: 0, statusFlags: SERVER_STATUS_AUTOCOMMIT }));
   }

@@ -54,6 +54,21 @@ export function shutdownError(cause?: unknown): DumpError {
   return new DumpError('ERR_DUMP_SHUTDOWN', 'Server shutdown in progress', { cause, errno: 1053, sqlState: '08S01' });
 }
 
+/**
+ * Storage failures that heal without the replica doing anything: the store closing, or writes stopped by a
+ * full disk / an I/O error while it reopens (LevelDB briefly closed). The replica must reconnect, not stop.
+ */
+export function isTransientStorageError(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  return (
+    code === 'ERR_STORAGE_CLOSED' ||
+    code === 'ERR_STORAGE_FULL' ||
+    code === 'ERR_STORAGE_IO' ||
+    code === 'LEVEL_DATABASE_NOT_OPEN' ||
+    code === 'LEVEL_ITERATOR_NOT_OPEN'
+  );
+}
+
 /** Words that differ between MySQL releases and MariaDB. */
 export interface Wording {
   flavor: Flavor;

@@ -11,7 +11,7 @@
  *   sender.ts  the streaming loop (fake ROTATE, FDE, events, rotations, heartbeats, filters)
  */
 import { ProtocolError } from '../../../protocol/errors.js';
-import { DumpError, messages, shutdownError, wordingFor } from './errors.js';
+import { DumpError, isTransientStorageError, messages, shutdownError, wordingFor } from './errors.js';
 import { planDump } from './plan.js';
 import { BinlogSender } from './sender.js';
 import type { DumpStore } from './store.js';
@@ -57,7 +57,7 @@ function toDumpError(err: unknown, sender: BinlogSender | null, ctx: DumpContext
   let e: DumpError;
   if (err instanceof DumpError) {
     e = err;
-  } else if ((err as { code?: unknown } | null)?.code === 'ERR_STORAGE_CLOSED') {
+  } else if (isTransientStorageError(err)) {
     return shutdownError(err);
   } else if (err instanceof ProtocolError) {
     e = new DumpError('ERR_DUMP_EVENT', messages.bogusData(), { cause: err });

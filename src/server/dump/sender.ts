@@ -75,7 +75,7 @@ import { decodeFormatDescription, FDE_CREATED_EVENT_OFFSET } from '../../../prot
 import { BINLOG_DUMP_NON_BLOCK, BINLOG_SEND_ANNOTATE_ROWS_EVENT, USE_HEARTBEAT_EVENT_V2 } from '../../../protocol/constants.js';
 import { formatMariadbGtid, type MariadbGtid } from '../../../protocol/gtid/mariadb.js';
 import { formatMysqlGtid, type MysqlGtid, type MysqlGtidSet } from '../../../protocol/gtid/mysql.js';
-import { DumpError, messages, shutdownError, withLocation, type DumpErrorCode, type Wording } from './errors.js';
+import { DumpError, isTransientStorageError, messages, shutdownError, withLocation, type DumpErrorCode, type Wording } from './errors.js';
 import { buildDumpHeartbeat, heartbeatPeriodMs } from './heartbeat.js';
 import { isPartOfGroup, type MariadbGtidFilter } from './mariadb_gtid.js';
 import { beginEvent, dummyEvent } from './rewrite.js';
@@ -108,6 +108,13 @@ const LOCATED: ReadonlySet<DumpErrorCode> = new Set<DumpErrorCode>([
   'ERR_DUMP_POSITION',
 ]);
 
+/**
+ * Bytes per storage batch of a dump: the reader holds up to about three of these (LevelDB's read-ahead, the
+ * prefetched batch, the batch being sent). 64 KiB (one stored segment) keeps that near 0.2 MB per replica, with
+ * about 10% less single-reader throughput than 128 KiB but more with 50 readers (bench/run.ts, scenarios 2b, 4).
+ */
+const DUMP_BATCH_BYTES = 64 << 10;
+
 const NO_ACK = undefined;
 const NEED_ACK = { needAck: true } as const;
 
@@ -133,8 +140,19 @@ export class BinlogSender {
   private curFile: string | null = null;
   /** Position after the last event read (sent or skipped). */
   private curPos = 0n;
-  /** Start of the last event read. */
-  private lastEventPos = 0n;
+  /**
+   * Start of the last event read, kept as a base and an offset so that the per-unit hot path makes no bigint:
+   * the position is built only when it is read (progress, errors).
+   */
+  private lastEventBase = 0n;
+  private lastEventOff = 0;
+  private get lastEventPos(): bigint {
+    return this.lastEventOff === 0 ? this.lastEventBase : this.lastEventBase + BigInt(this.lastEventOff);
+  }
+  private set lastEventPos(pos: bigint) {
+    this.lastEventBase = pos;
+    this.lastEventOff = 0;
+  }
   /** End of the current file's FDE (its events start there). */
   private fdeEnd = 0n;
   /** The current file's recorded FDE while its stream has not shown whether it starts with the stored FDE. */
@@ -184,7 +202,7 @@ export class BinlogSender {
     let reader: AsyncIterableIterator<StoredUnit[]>;
     this.startSeq = this.store.durableSeq;
     try {
-      reader = await this.store.openReader({ from: { file: start.file.name, pos: start.pos }, follow: !this.nonBlocking, signal });
+      reader = await this.store.openReader({ from: { file: start.file.name, pos: start.pos }, follow: !this.nonBlocking, signal, batchBytes: DUMP_BATCH_BYTES });
     } catch (err) {
       throw this.openError(err);
     }
@@ -405,7 +423,9 @@ export class BinlogSender {
       off += eventSize(data, off);
       count++;
     }
-    this.lastEventPos = u.endPos - BigInt(n - last);
+    // = u.endPos - (n - last): the piece's bytes run from u.pos to u.endPos.
+    this.lastEventBase = u.pos;
+    this.lastEventOff = last;
     this.curPos = u.endPos;
     if (ackLast) {
       this.sendRunCounted(data, start, last, count - 1, -1);
@@ -436,7 +456,7 @@ export class BinlogSender {
       (filter === null || (!filter.active && !filter.sendFakeList)) &&
       this.capability >= MARIA_SLAVE_CAPABILITY_GTID &&
       !this.skipReplication &&
-      (u.kind === 'control' ? data[EVENT_TYPE_OFFSET] !== START_ENCRYPTION_EVENT : this.annotate);
+      (u.kind === 'control' ? data[EVENT_TYPE_OFFSET] !== START_ENCRYPTION_EVENT : this.annotate || !hasFilteredEvent(data));
     if (fast) {
       this.sendUnitEvents(u, ackLast);
       return false;
@@ -502,7 +522,8 @@ export class BinlogSender {
       throw err;
     }
     this.sendRun(data, runStart, n);
-    this.lastEventPos = base + BigInt(lastStart);
+    this.lastEventBase = base;
+    this.lastEventOff = lastStart;
     this.curPos = u.endPos;
     if (!skip && u.kind === 'transaction' && u.gtid !== null) this.lastGtid = u.gtid;
     return false;
@@ -750,7 +771,7 @@ export class BinlogSender {
         { cause: err },
       );
     }
-    if (code === 'ERR_STORAGE_CLOSED') return shutdownError(err);
+    if (isTransientStorageError(err)) return shutdownError(err);
     if (code === 'ERR_STORAGE_NOT_FOUND' || code === 'ERR_STORAGE_PURGED') {
       return new DumpError('ERR_DUMP_FILE_NOT_FOUND', messages.fileNotFound(), { cause: err });
     }
@@ -759,6 +780,26 @@ export class BinlogSender {
 }
 
 /** Size of the event at `off`; DumpError when the stored framing is broken (storage checks it on append). */
+/**
+ * True when a transaction piece holds an event the per-event MariaDB path would change for a replica with the
+ * GTID capability that did not ask for ANNOTATE_ROWS: an ANNOTATE_ROWS (dropped) or a START_ENCRYPTION (dropped
+ * outside the file start). Without one, the piece goes out unchanged as one run (a scan of the type bytes is
+ * far cheaper than the per-event loop).
+ */
+function hasFilteredEvent(data: Buffer): boolean {
+  const n = data.length;
+  let off = 0;
+  while (off < n) {
+    if (off + LOG_EVENT_HEADER_LEN > n) return true; // damaged: the per-event path reports it with its location
+    const type = data[off + EVENT_TYPE_OFFSET];
+    if (type === ANNOTATE_ROWS_EVENT || type === START_ENCRYPTION_EVENT) return true;
+    const size = data.readUInt32LE(off + EVENT_LEN_OFFSET);
+    if (size < LOG_EVENT_HEADER_LEN) return true;
+    off += size;
+  }
+  return off !== n;
+}
+
 function eventSize(data: Buffer, off: number): number {
   if (off + LOG_EVENT_HEADER_LEN > data.length) throw new DumpError('ERR_DUMP_EVENT', messages.bogusData());
   const size = data.readUInt32LE(off + EVENT_LEN_OFFSET);

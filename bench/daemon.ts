@@ -1,0 +1,112 @@
+/**
+ * The built daemon (dist/src/main.js) as a child process for the benchmark: the real process, so RSS and
+ * restart time are the daemon's own. Driven over the admin API. (test/helpers/daemon.ts does the same for
+ * vitest, but finds dist/ relative to its source location, which does not hold once it is compiled.)
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+
+/** dist/bench/daemon.js -> dist/src/main.js */
+export const MAIN = resolve(import.meta.dirname, '../src/main.js');
+
+export interface BenchDaemon {
+  readonly dataDir: string;
+  readonly adminUrl: string;
+  readonly child: ChildProcess;
+  readonly logs: string[];
+  /** ms from spawn to a healthy admin API. */
+  readonly startMs: number;
+  api<T = unknown>(method: string, path: string, body?: unknown): Promise<{ status: number; body: T }>;
+  /** Resident set size of the daemon process now, in MB (from /proc). */
+  rssMB(): number;
+  stop(): Promise<number | null>;
+  kill(): Promise<void>;
+}
+
+export interface DaemonOptions {
+  dataDir: string;
+  adminPort: number;
+  /** Extra CLI flags (e.g. --config FILE). */
+  args?: string[];
+  /** Extra node flags (e.g. --cpu-prof). */
+  nodeArgs?: string[];
+  /** Resolve right after spawn instead of waiting for /health (the restart scenario times it itself). */
+  noWait?: boolean;
+}
+
+export function rssOfPid(pid: number): number {
+  return memOfPid(pid).rssMB;
+}
+
+/** RSS and its anonymous part (without file-backed pages such as LevelDB's memory-mapped tables), MB. */
+export function memOfPid(pid: number): { rssMB: number; anonMB: number } {
+  const s = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const m = /VmRSS:\s+(\d+)/.exec(s);
+  const a = /RssAnon:\s+(\d+)/.exec(s);
+  return { rssMB: m === null ? NaN : Number(m[1]) / 1024, anonMB: a === null ? NaN : Number(a[1]) / 1024 };
+}
+
+export async function startBenchDaemon(o: DaemonOptions): Promise<BenchDaemon> {
+  const t0 = performance.now();
+  const logs: string[] = [];
+  const child = spawn(
+    process.execPath,
+    [...(o.nodeArgs ?? []), MAIN, '--data-dir', o.dataDir, '--admin-listen', `127.0.0.1:${o.adminPort}`, '--log-level', 'warn', ...(o.args ?? [])],
+    { stdio: ['ignore', 'pipe', 'pipe'], cwd: o.dataDir },
+  );
+  child.stdout!.setEncoding('utf8').on('data', (d: string) => logs.push(d));
+  child.stderr!.setEncoding('utf8').on('data', (d: string) => logs.push(d));
+  const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+  const killOnExit = (): void => {
+    child.kill('SIGKILL');
+  };
+  process.on('exit', killOnExit);
+  void exited.then(() => process.off('exit', killOnExit));
+  const adminUrl = `http://127.0.0.1:${o.adminPort}`;
+  const api = async <T>(method: string, path: string, body?: unknown): Promise<{ status: number; body: T }> => {
+    const res = await fetch(adminUrl + path, {
+      method,
+      headers: body !== undefined ? { 'content-type': 'application/json' } : {},
+      body: body !== undefined ? JSON.stringify(body) : undefined,
+    });
+    const text = await res.text();
+    return { status: res.status, body: (text.startsWith('{') ? JSON.parse(text) : text) as T };
+  };
+  let startMs = NaN;
+  if (o.noWait !== true) {
+    const deadline = Date.now() + 30_000;
+    for (;;) {
+      if (child.exitCode !== null) throw new Error(`daemon exited with ${child.exitCode}:\n${logs.join('')}`);
+      const ok = await api('GET', '/health').then(
+        (r) => r.status === 200,
+        () => false,
+      );
+      if (ok) break;
+      if (Date.now() > deadline) throw new Error(`daemon did not become healthy:\n${logs.join('')}`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    startMs = performance.now() - t0;
+  }
+  return {
+    dataDir: o.dataDir,
+    adminUrl,
+    child,
+    logs,
+    startMs,
+    api,
+    rssMB: () => rssOfPid(child.pid!),
+    stop: async () => {
+      if (child.exitCode === null) child.kill('SIGTERM');
+      return exited;
+    },
+    kill: async () => {
+      if (child.exitCode === null) child.kill('SIGKILL');
+      await exited;
+    },
+  };
+}
+
+export function dataPath(d: BenchDaemon, ...parts: string[]): string {
+  return join(d.dataDir, ...parts);
+}

@@ -1,0 +1,255 @@
+/**
+ * The benchmark's own minimal binlog reader: log in (mysql_native_password), announce checksums and the
+ * MariaDB slave capability, send COM_BINLOG_DUMP and count packets and bytes. It parses nothing but the
+ * 4-byte packet headers, so it measures the server, not the client.
+ *
+ *   readAll(): non-blocking dump of the whole history; resolves at the EOF packet.
+ *   follow():  blocking dump from a position; calls `onGtid(seqNo, arrivalMs)` for each MariaDB GTID event
+ *              (the only place it looks inside a packet: event type at payload[5], seq_no at payload[20..27]).
+ *
+ * Packet layout (client/server protocol): 3 bytes payload length (LE), 1 byte sequence id, payload. A dump
+ * packet's payload is [0x00 OK marker][event]; [0xFE]+5 bytes is the EOF at the end of a non-blocking dump;
+ * [0xFF] is an ERR.
+ */
+import net from 'node:net';
+import { decodeHandshakeV10, encodeHandshakeResponse41, UPSTREAM_CLIENT_CAPABILITIES } from '../protocol/handshake.js';
+import { scrambleNativePassword } from '../protocol/auth.js';
+import { encodeComBinlogDump, encodeComQuery } from '../protocol/commands.js';
+import { BINLOG_DUMP_NON_BLOCK, CLIENT_CONNECT_ATTRS, MYSQL_NATIVE_PASSWORD, UTF8MB4_GENERAL_CI } from '../protocol/constants.js';
+import { MARIADB_GTID_EVENT } from '../protocol/binlog/constants.js';
+
+export interface Endpoint {
+  host: string;
+  port: number;
+  user: string;
+  password: string;
+}
+
+export interface ReadResult {
+  packets: number;
+  bytes: number;
+  ms: number;
+}
+
+/** Frames packets out of socket chunks during the login phase (small and rare: simple code is fine). */
+class LoginFramer {
+  private buf: Buffer = Buffer.alloc(0);
+  private waiters: Array<(p: Buffer) => void> = [];
+  private queue: Buffer[] = [];
+
+  push(chunk: Buffer): void {
+    this.buf = this.buf.length === 0 ? chunk : Buffer.concat([this.buf, chunk]);
+    while (this.buf.length >= 4) {
+      const len = this.buf.readUIntLE(0, 3);
+      if (this.buf.length < 4 + len) break;
+      const p = this.buf.subarray(4, 4 + len);
+      this.buf = this.buf.subarray(4 + len);
+      const w = this.waiters.shift();
+      if (w !== undefined) w(p);
+      else this.queue.push(p);
+    }
+  }
+
+  /** Bytes received after the last whole packet (handed to the dump counter). */
+  rest(): Buffer {
+    return this.buf;
+  }
+
+  next(): Promise<Buffer> {
+    const p = this.queue.shift();
+    if (p !== undefined) return Promise.resolve(p);
+    return new Promise((resolve) => this.waiters.push(resolve));
+  }
+}
+
+function frame(payload: Buffer, seq: number): Buffer {
+  const h = Buffer.allocUnsafe(4);
+  h.writeUIntLE(payload.length, 0, 3);
+  h[3] = seq;
+  return Buffer.concat([h, payload]);
+}
+
+function errText(p: Buffer): string {
+  return `ERR ${p.readUInt16LE(1)}: ${p.subarray(9).toString('utf8')}`;
+}
+
+/** Connects and logs in; returns the socket (paused, no listeners) and any bytes already read. */
+async function login(ep: Endpoint): Promise<{ socket: net.Socket; framer: LoginFramer; detach: () => void }> {
+  const socket = net.connect({ host: ep.host, port: ep.port, noDelay: true });
+  const framer = new LoginFramer();
+  let failed: Error | null = null;
+  const onData = (c: Buffer): void => framer.push(c);
+  const onError = (e: Error): void => {
+    failed = e;
+  };
+  socket.on('data', onData);
+  socket.on('error', onError);
+  const next = async (): Promise<Buffer> => {
+    const p = await Promise.race([
+      framer.next(),
+      new Promise<never>((_, reject) => socket.once('close', () => reject(failed ?? new Error(`connection to ${ep.host}:${ep.port} closed`)))),
+    ]);
+    if (p[0] === 0xff) throw new Error(`${ep.host}:${ep.port}: ${errText(p)}`);
+    return p;
+  };
+  try {
+    const greeting = decodeHandshakeV10(await next());
+    const caps = UPSTREAM_CLIENT_CAPABILITIES & ~CLIENT_CONNECT_ATTRS & greeting.capabilities;
+    const response = encodeHandshakeResponse41({
+      capabilities: caps,
+      maxPacketSize: 1 << 30,
+      charset: UTF8MB4_GENERAL_CI,
+      user: ep.user,
+      authResponse: scrambleNativePassword(ep.password, greeting.nonce),
+      authPluginName: MYSQL_NATIVE_PASSWORD,
+    });
+    socket.write(frame(response, 1));
+    let reply = await next();
+    if (reply[0] === 0xfe) {
+      // AuthSwitchRequest: [0xFE] plugin<NUL> nonce<NUL>
+      const nul = reply.indexOf(0, 1);
+      const plugin = reply.subarray(1, nul).toString();
+      if (plugin !== MYSQL_NATIVE_PASSWORD) throw new Error(`raw reader: unsupported auth plugin ${plugin}`);
+      const nonce = reply.subarray(nul + 1, reply.length - (reply.at(-1) === 0 ? 1 : 0));
+      socket.write(frame(scrambleNativePassword(ep.password, nonce), 3));
+      reply = await next();
+    }
+    if (reply[0] !== 0x00) throw new Error(`raw reader: unexpected auth reply 0x${reply[0]?.toString(16)}`);
+    for (const sql of ["SET @master_binlog_checksum = 'CRC32'", 'SET @mariadb_slave_capability = 4']) {
+      socket.write(frame(encodeComQuery(sql), 0));
+      const ok = await next();
+      if (ok[0] !== 0x00) throw new Error(`raw reader: ${sql} failed`);
+    }
+  } catch (err) {
+    socket.destroy();
+    throw err;
+  }
+  return {
+    socket,
+    framer,
+    detach: () => {
+      socket.off('data', onData);
+      socket.off('error', onError);
+    },
+  };
+}
+
+/** Non-blocking dump of everything from `file` (default the first) at position 4; resolves at EOF. */
+export async function readAll(ep: Endpoint, serverId: number, file = 'bin.000001', stopAfter = Infinity): Promise<ReadResult> {
+  const t0 = performance.now();
+  const { socket, framer, detach } = await login(ep);
+  detach();
+  return new Promise<ReadResult>((resolve, reject) => {
+    let packets = 0;
+    let bytes = 0;
+    // `need` = bytes still to skip of the current packet's payload; header bytes are gathered in `hdr`.
+    let need = 0;
+    const hdr = Buffer.alloc(4);
+    let hdrFill = 0;
+    let first = -1; // first payload byte of the current packet (-1: not seen yet)
+    let done = false;
+    const finish = (err: Error | null): void => {
+      if (done) return;
+      done = true;
+      socket.destroy();
+      if (err !== null) reject(err);
+      else resolve({ packets, bytes, ms: performance.now() - t0 });
+    };
+    const onChunk = (c: Buffer): void => {
+      let i = 0;
+      const n = c.length;
+      while (i < n) {
+        if (need === 0) {
+          // reading a header
+          if (hdrFill === 0 && n - i >= 4) {
+            need = c[i]! | (c[i + 1]! << 8) | (c[i + 2]! << 16);
+            i += 4;
+          } else {
+            hdr[hdrFill++] = c[i++]!;
+            if (hdrFill < 4) continue;
+            hdrFill = 0;
+            need = hdr[0]! | (hdr[1]! << 8) | (hdr[2]! << 16);
+          }
+          packets++;
+          bytes += need + 4;
+          if (packets > stopAfter) return finish(null);
+          first = -1;
+          if (need === 0) continue;
+        }
+        if (first === -1) {
+          first = c[i]!;
+          if (first === 0xfe && need < 9) return finish(null);
+          if (first === 0xff) return finish(new Error(`raw reader: ${errText(c.subarray(i, i + need))}`));
+          first = -3;
+        }
+        const take = Math.min(need, n - i);
+        i += take;
+        need -= take;
+      }
+    };
+    socket.on('data', onChunk);
+    socket.on('error', (e) => finish(e));
+    socket.on('close', () => finish(done ? null : new Error('raw reader: connection closed before EOF')));
+    socket.write(frame(encodeComBinlogDump({ position: 4, flags: BINLOG_DUMP_NON_BLOCK, serverId, fileName: file }), 0));
+    const rest = framer.rest();
+    if (rest.length > 0) onChunk(rest);
+  });
+}
+
+/** Logs in, starts a non-blocking dump and resolves once the first three events arrived (fake ROTATE, FDE, a stored event). */
+export function readFirst(ep: Endpoint, serverId: number): Promise<ReadResult> {
+  return readAll(ep, serverId, 'bin.000001', 3);
+}
+
+export interface Follower {
+  close(): void;
+  readonly error: Error | null;
+}
+
+/**
+ * Blocking dump from file/pos; `onGtid(seqNo, arrivalMs)` for every MariaDB GTID event. Reassembles packets
+ * (it must look at payload bytes), so it is only for the low-rate latency scenario.
+ */
+export async function follow(
+  ep: Endpoint,
+  serverId: number,
+  file: string,
+  pos: number,
+  onGtid: (seqNo: bigint, arrivalMs: number) => void,
+): Promise<Follower> {
+  const { socket, framer, detach } = await login(ep);
+  detach();
+  let buf: Buffer = Buffer.alloc(0);
+  const state: { error: Error | null } = { error: null };
+  const onChunk = (c: Buffer): void => {
+    const now = performance.now();
+    buf = buf.length === 0 ? c : Buffer.concat([buf, c]);
+    let off = 0;
+    while (buf.length - off >= 4) {
+      const len = buf.readUIntLE(off, 3);
+      if (buf.length - off < 4 + len) break;
+      const p = buf.subarray(off + 4, off + 4 + len);
+      off += 4 + len;
+      if (p[0] === 0xff) {
+        state.error = new Error(`follower: ${errText(p)}`);
+        socket.destroy();
+        return;
+      }
+      if (p[0] === 0x00 && p.length >= 28 && p[5] === MARIADB_GTID_EVENT) onGtid(p.readBigUInt64LE(20), now);
+    }
+    buf = off === buf.length ? Buffer.alloc(0) : buf.subarray(off);
+  };
+  socket.on('data', onChunk);
+  socket.on('error', (e) => {
+    state.error = e;
+  });
+  socket.write(frame(encodeComBinlogDump({ position: pos, flags: 0, serverId, fileName: file }), 0));
+  const rest = framer.rest();
+  if (rest.length > 0) onChunk(rest);
+  return {
+    close: () => socket.destroy(),
+    get error() {
+      return state.error;
+    },
+  };
+}

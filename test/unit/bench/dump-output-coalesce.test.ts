@@ -1,0 +1,81 @@
+// SocketDumpOutput coalesces dump packets into one buffer per flush (bench issue 8). The bytes on the wire must
+// be exactly what framing each event on its own gives: headers, sequence ids, semi-sync prefixes, big events.
+import { describe, expect, it } from 'vitest';
+import { EventEmitter } from 'node:events';
+import type { Socket } from 'node:net';
+import { PacketConn } from '../../../src/server/conn.js';
+import { SocketDumpOutput } from '../../../src/server/dump_output.js';
+import { frameEventPacket, physicalPacketCount } from '../../../protocol/packet.js';
+
+function fakeEvent(size: number, fill: number): Buffer {
+  const b = Buffer.alloc(size, fill);
+  b.writeUInt32LE(size, 9);
+  return b;
+}
+
+function harness(semiSync: boolean): { out: SocketDumpOutput; conn: PacketConn; written: () => Buffer } {
+  const chunks: Buffer[] = [];
+  // Just enough of a net.Socket: writes are recorded synchronously, with a copy (the output must not reuse them).
+  const fake = Object.assign(new EventEmitter(), {
+    writableLength: 0,
+    write: (c: Buffer, cb?: () => void) => {
+      chunks.push(Buffer.from(c));
+      cb?.(); // the output may now reuse the buffer
+      return true;
+    },
+    cork: () => undefined,
+    uncork: () => undefined,
+    isPaused: () => false,
+    pause: () => undefined,
+    resume: () => undefined,
+  });
+  const sock = fake as unknown as Socket;
+  const conn = new PacketConn(sock, 1 << 20);
+  conn.seq = 250; // wraps past 255 during the test
+  const out = new SocketDumpOutput(conn, { semiSync, highWaterMark: 1 << 30 });
+  return { out, conn, written: () => Buffer.concat(chunks) };
+}
+
+function expected(events: Buffer[], semiSync: boolean, firstSeq: number): Buffer {
+  const parts: Buffer[] = [];
+  let seq = firstSeq;
+  for (const e of events) {
+    parts.push(...frameEventPacket(e, seq, semiSync ? { needAck: false } : undefined));
+    seq = (seq + physicalPacketCount((semiSync ? 3 : 1) + e.length)) & 0xff;
+  }
+  return Buffer.concat(parts);
+}
+
+describe('SocketDumpOutput coalescing', () => {
+  for (const semiSync of [false, true]) {
+    it(`sendEvents/sendEvent give the bytes of per-event framing (semiSync=${semiSync})`, async () => {
+      const { out, conn, written } = harness(semiSync);
+      const small = [19, 40, 93, 200, 31].map((s, i) => fakeEvent(s, i + 1));
+      const run = Buffer.concat([Buffer.from('xx'), ...small, Buffer.from('yy')]);
+      const big = fakeEvent(100_000, 9); // bypasses the buffer
+      out.sendEvents(run, 2, run.length - 2);
+      out.sendEvent(small[2]!);
+      out.sendEvents(Buffer.concat([small[0]!, big, small[1]!]), 0, small[0]!.length + big.length + small[1]!.length);
+      // > 3 coalescing buffers (256 KiB): written buffers are reused, in the same tick and in later ones.
+      for (let i = 0; i < 3000; i++) out.sendEvents(small[i % 5]!, 0, small[i % 5]!.length);
+      await new Promise((r) => setImmediate(r));
+      for (let i = 3000; i < 6000; i++) out.sendEvents(small[i % 5]!, 0, small[i % 5]!.length);
+      await new Promise((r) => setImmediate(r));
+      const all = [...small, small[2]!, small[0]!, big, small[1]!, ...Array.from({ length: 6000 }, (_, i) => small[i % 5]!)];
+      expect(written().equals(expected(all, semiSync, 250))).toBe(true);
+      expect(conn.seq).toBe((250 + all.length) & 0xff);
+      expect(out.eventsSent).toBe(all.length);
+    });
+  }
+
+  it('flushes what is coalesced before the EOF', () => {
+    const { out, written } = harness(false);
+    const e = fakeEvent(50, 3);
+    out.sendEvents(e, 0, e.length);
+    out.sendEof();
+    const w = written();
+    expect(w.subarray(0, 55).equals(expected([e], false, 250))).toBe(true);
+    expect(w[55 + 3]).toBe(251); // the EOF continues the sequence
+    expect(w[55 + 4]).toBe(0xfe);
+  });
+});
