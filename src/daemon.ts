@@ -7,8 +7,16 @@
  *          admin API listens → retention timer
  *   stop:  admin stops accepting → replica server closes → syncer stops (its open transaction is dropped,
  *          everything complete is flushed) → discovery → storage closed
+ *
+ * Cluster mode (config `cluster` section; see src/cluster/): the syncer is driven by the cluster, not by
+ * the state file or the config's `syncer` section. The syncer intent lives in etcd; only the leader pulls
+ * from the primary, every other node pulls from the leader's replica-facing port (cluster/runtime.ts);
+ * admin requests for /binlog/syncer/* on a follower are forwarded to the leader; discovery's instance store
+ * is shared through etcd. Start: storage → replica server (so the advertised port answers) → admin API →
+ * join the cluster. Stop: admin → leave the cluster (step down, syncer stopped, lease revoked) → the rest.
  */
 import { randomUUID, createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
@@ -18,15 +26,22 @@ import { parseHostPort } from './config/config.js';
 import type { Logger } from './logger.js';
 import { Metrics } from './metrics.js';
 import { StateFiles } from './state.js';
-import { Syncer } from './syncer/syncer.js';
+import { Syncer, type SyncerIdentity } from './syncer/syncer.js';
+import { hostname } from 'node:os';
 import { ReplicationServer } from './server/server.js';
 import type { SyncerControl, SyncerStatus } from './syncer/types.js';
 import type { ServerControl, ServerStatus } from './server/types.js';
-import { buildAdminApp } from './admin/app.js';
+import { buildAdminApp, loadAdminTls } from './admin/app.js';
 import type { LogFileSummary, LogsControl, PurgeResult } from './admin/logs-routes.js';
 import { ConflictError } from './errors.js';
 import { DiscoveryService, KvInstanceStore, discoveryRoutes } from './discovery/index.js';
 import { SectionKvRange } from './discovery/kv-section.js';
+import { EtcdCoordinator } from './cluster/coordinator.js';
+import { coordinatorOptionsFromConfig, etcdTlsFiles, memberFromConfig } from './cluster/from-config.js';
+import { clusterAdminPlugin } from './cluster/forward.js';
+import { ClusterNode } from './cluster/node.js';
+import { positionCampaignGate } from './cluster/position.js';
+import { ClusterRuntime, FencedStore } from './cluster/runtime.js';
 
 export interface Daemon {
   readonly admin: FastifyInstance;
@@ -154,7 +169,12 @@ export async function startDaemon(config: Config, log: Logger, opts: { version: 
   const identity = await loadIdentity(store, config);
   log.info({ dataDir: config.dataDir, serverId: identity.serverId, serverUuid: identity.serverUuid, version: opts.version }, 'storage open');
 
-  const syncer = new Syncer({ store, log, metrics });
+  // What the syncer reports to the primary in COM_REGISTER_SLAVE (SHOW SLAVE HOSTS): our replica-facing
+  // address, so that topology tools see primary -> proxy -> replicas. Filled in when the server starts; the
+  // syncer reads it at each connect.
+  const reportAs: SyncerIdentity = {};
+  const cluster = config.cluster !== null ? buildCluster(config, store, identity, log, metrics, reportAs) : null;
+  const syncer = cluster?.leaderSyncer ?? new Syncer({ store, log, metrics, identity: reportAs });
   let syncerArgsForPassthrough: SyncerArgs | null = null;
   const server = new ReplicationServer({
     store,
@@ -164,7 +184,7 @@ export async function startDaemon(config: Config, log: Logger, opts: { version: 
       tls: config.serverSettings.tls ?? undefined,
       passthrough: config.serverSettings.passthrough ?? false,
     },
-    syncerStatus: () => syncer.status(),
+    syncerStatus: () => (cluster ? cluster.runtime.activeStatus() : syncer.status()),
     passthroughTarget: () => {
       const a = syncerArgsForPassthrough;
       if (!a) return null;
@@ -187,16 +207,31 @@ export async function startDaemon(config: Config, log: Logger, opts: { version: 
     },
     state,
   );
-  const serverControl = new PersistentServer(server, state);
+  const serverControl = new PersistentServer(
+    {
+      start: async (args) => {
+        const s = await server.start(args);
+        serverArgsNow = args;
+        noteServerAddress(reportAs, args.addr, server.port);
+        return s;
+      },
+      stop: () => server.stop(),
+      status: () => server.status(),
+    },
+    state,
+  );
+  let serverArgsNow: ServerArgs | null = null;
+  cluster?.setServerArgs(() => serverArgsNow);
+  if (cluster) cluster.onLeaderStart((args) => (syncerArgsForPassthrough = args));
 
   const discovery = new DiscoveryService({
-    store: await KvInstanceStore.open(new SectionKvRange(store.section('discovery'))),
+    store: await KvInstanceStore.open(cluster ? cluster.coordinator.sharedKv('discovery') : new SectionKvRange(store.section('discovery'))),
     logger: log.child({ component: 'discovery' }),
     settings: config.discovery,
   });
 
   const admin = buildAdminApp({
-    syncer: syncerControl,
+    syncer: cluster ? cluster.node.syncerControl() : syncerControl,
     server: serverControl,
     logs: new StoreLogs(store),
     metrics: async () => {
@@ -206,6 +241,7 @@ export async function startDaemon(config: Config, log: Logger, opts: { version: 
     },
     healthy: () => !closing,
     token: config.admin.token,
+    https: config.admin.tls ? await loadAdminTls(config.admin.tls) : null,
     logger: log.child({ component: 'admin' }),
     plugins: [
       async (app) => {
@@ -214,10 +250,14 @@ export async function startDaemon(config: Config, log: Logger, opts: { version: 
     ],
   });
 
+  if (cluster) await admin.register(clusterAdminPlugin, { coordinator: cluster.coordinator });
+
   let closing = false;
-  // Restore: what the API persisted wins; otherwise the config file's sections.
-  const syncerIntent = await state.read<SyncerArgs>('syncer');
-  const syncerBoot = syncerIntent ? (syncerIntent.running ? syncerIntent.args : null) : config.syncer;
+  // Restore: what the API persisted wins; otherwise the config file's sections. In cluster mode the syncer
+  // intent is the cluster's (etcd), applied by the leader once elected.
+  const syncerIntent = cluster ? null : await state.read<SyncerArgs>('syncer');
+  const syncerBoot = cluster ? null : syncerIntent ? (syncerIntent.running ? syncerIntent.args : null) : config.syncer;
+  if (cluster && config.syncer) log.warn('cluster mode: the config file\'s syncer section is ignored; start the syncer through the admin API');
   if (syncerBoot) {
     try {
       await syncer.start(syncerBoot);
@@ -232,6 +272,8 @@ export async function startDaemon(config: Config, log: Logger, opts: { version: 
   if (serverBoot) {
     try {
       await server.start(serverBoot);
+      noteServerAddress(reportAs, serverBoot.addr, server.port);
+      serverArgsNow = serverBoot;
       log.info({ source: serverIntent ? 'state' : 'config', addr: serverBoot.addr }, 'replica server resumed');
     } catch (err) {
       log.error({ err }, 'replica server could not be started at boot');
@@ -243,6 +285,17 @@ export async function startDaemon(config: Config, log: Logger, opts: { version: 
   const addr = admin.server.address();
   const adminAddress = typeof addr === 'object' && addr ? { host: addr.address, port: addr.port } : { host, port };
   log.info({ admin: `${adminAddress.host}:${adminAddress.port}` }, 'admin API listening');
+  if (cluster) {
+    try {
+      await cluster.node.start();
+    } catch (err) {
+      await admin.close();
+      await server.stop();
+      await discovery.close();
+      await store.close();
+      throw err;
+    }
+  }
 
   let retentionTimer: NodeJS.Timeout | null = null;
   const { maxAgeMs, maxSizeBytes, checkIntervalMs } = config.retention;
@@ -268,16 +321,77 @@ export async function startDaemon(config: Config, log: Logger, opts: { version: 
       closing = true;
       if (retentionTimer) clearInterval(retentionTimer);
       await admin.close();
+      if (cluster) {
+        await discovery.close(); // its store is in etcd, which the node's departure disconnects
+        await cluster.node.stop();
+        await cluster.runtime.stop();
+      }
       await server.stop();
       await syncer.stop();
-      await discovery.close();
+      if (!cluster) await discovery.close();
       await store.close();
       log.info('stopped');
     })();
     return stopping;
   };
 
-  return { admin, adminAddress, store, syncer: syncerControl, server: serverControl, metrics, stop };
+  return { admin, adminAddress, store, syncer: cluster ? cluster.node.syncerControl() : syncerControl, server: serverControl, metrics, stop };
+}
+
+interface ClusterParts {
+  coordinator: EtcdCoordinator;
+  node: ClusterNode;
+  runtime: ClusterRuntime;
+  leaderSyncer: Syncer;
+  setServerArgs(get: () => ServerArgs | null): void;
+  onLeaderStart(cb: (args: SyncerArgs) => void): void;
+}
+
+/** The cluster layer over this daemon's store: coordinator on etcd, the node, and its runtime. */
+/** report_host/report_port for COM_REGISTER_SLAVE from the replica server's listen address. */
+function noteServerAddress(reportAs: SyncerIdentity, addr: string, boundPort: number | null | undefined): void {
+  const { host, port } = parseHostPort(addr, 'addr');
+  reportAs.reportHost = host === '0.0.0.0' || host === '::' ? hostname() : host;
+  reportAs.reportPort = boundPort ?? port;
+}
+
+function buildCluster(config: Config, store: BinlogStore, identity: Identity, log: Logger, metrics: Metrics, reportAs: SyncerIdentity): ClusterParts {
+  const clusterConfig = config.cluster!;
+  const self = memberFromConfig(config);
+  const fenced = new FencedStore(store);
+  const leaderSyncer = new Syncer({ store: fenced, log, metrics, identity: reportAs });
+  // Following: short backoffs (a 1236 while the new leader catches up must not park us for 30 s).
+  const followerSyncer = new Syncer({
+    store: fenced,
+    log: log.child({ role: 'follower' }),
+    metrics,
+    tuning: { connectTimeoutMs: 3000, backoff: { capMs: 2000 } },
+  });
+  let serverArgs: () => ServerArgs | null = () => null;
+  let leaderStart: ((args: SyncerArgs) => void) | null = null;
+  const runtime = new ClusterRuntime({
+    store: fenced,
+    leaderSyncer,
+    followerSyncer,
+    identity,
+    replicationCredentials: () => clusterConfig.replicationUser ?? serverArgs()?.users[0] ?? config.server?.users[0] ?? null,
+    onLeaderStart: (args) => leaderStart?.(args),
+    logger: log,
+  });
+  const coordinator: EtcdCoordinator = new EtcdCoordinator({
+    ...coordinatorOptionsFromConfig(config, { logger: log, credentials: etcdTlsFiles(config, (p) => readFileSync(p)) ?? undefined }),
+    campaignGate: () => gate(),
+  });
+  const gate = positionCampaignGate({ coordinator, self, position: () => runtime.position(), logger: log.child({ component: 'cluster' }) });
+  const node = new ClusterNode({ coordinator, self, callbacks: runtime, logger: log });
+  return {
+    coordinator,
+    node,
+    runtime,
+    leaderSyncer,
+    setServerArgs: (get) => (serverArgs = get),
+    onLeaderStart: (cb) => (leaderStart = cb),
+  };
 }
 
 export { ConflictError };

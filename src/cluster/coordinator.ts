@@ -72,6 +72,14 @@ export interface EtcdCoordinatorOptions {
   callTimeoutMs?: number;
   /** False: never campaigns (an observer); default true. */
   candidate?: boolean;
+  /**
+   * Asked before every campaign while nobody leads: false skips this round (asked again after
+   * `campaignRecheckMs`). The daemon uses it so that only a node whose log is not behind any other live
+   * member's campaigns (see position.ts). A throw fails the round (retried with backoff).
+   */
+  campaignGate?: () => Promise<boolean>;
+  /** Delay before asking `campaignGate` again after it said no (default 250 ms). */
+  campaignRecheckMs?: number;
   /** Cluster secret that seals the syncer password in etcd (same on every node); null: stored unsealed. */
   secret?: string | null;
   /** Safety-net re-read of the leader key (default: half the TTL, at least 1 s). */
@@ -142,6 +150,9 @@ export class EtcdCoordinator implements Coordinator {
   /** Our own earlier leases whose revoke did not get through; revoked again when seen on the leader key. */
   private readonly staleLeases = new Set<string>();
   private readonly candidate: boolean;
+  private readonly campaignGate: (() => Promise<boolean>) | null;
+  private readonly campaignRecheckMs: number;
+  private recheckTimer: NodeJS.Timeout | null = null;
   private readonly box: SecretBox;
   private readonly log: Logger;
   private readonly emitter = new EventEmitter();
@@ -180,6 +191,8 @@ export class EtcdCoordinator implements Coordinator {
     this.reconcileIntervalMs = opts.reconcileIntervalMs ?? Math.max(1000, Math.round(ttlMs / 2));
     this.hookTimeoutMs = opts.hookTimeoutMs ?? Math.max(10_000, 4 * ttlMs);
     this.candidate = opts.candidate ?? true;
+    this.campaignGate = opts.campaignGate ?? null;
+    this.campaignRecheckMs = opts.campaignRecheckMs ?? 250;
     this.box = new SecretBox(opts.secret ?? null);
     this.log = opts.logger.child({ component: 'cluster', node: this.name });
     this.client = new Etcd3(opts.etcd);
@@ -236,7 +249,8 @@ export class EtcdCoordinator implements Coordinator {
     this.stopping = true;
     if (this.reconcileTimer) clearInterval(this.reconcileTimer);
     if (this.retryTimer) clearTimeout(this.retryTimer);
-    this.reconcileTimer = this.retryTimer = null;
+    if (this.recheckTimer) clearTimeout(this.recheckTimer);
+    this.reconcileTimer = this.retryTimer = this.recheckTimer = null;
     if (this.term) this.beginStepDown('stopping');
     if (this.stepDownDone) await this.stepDownDone;
     if (this.reconciling) await this.reconciling;
@@ -444,6 +458,15 @@ export class EtcdCoordinator implements Coordinator {
     this.retryDelayMs = Math.min(MAX_RETRY_MS, this.retryDelayMs * 2);
   }
 
+  private scheduleRecheck(): void {
+    if (this.closed || this.recheckTimer) return;
+    this.recheckTimer = setTimeout(() => {
+      this.recheckTimer = null;
+      this.kick();
+    }, this.campaignRecheckMs);
+    this.recheckTimer.unref();
+  }
+
   private async reconcileOnce(): Promise<void> {
     // Never campaign (or re-read) while the hooks of a step-down are still stopping the syncer.
     if (this.stepDownDone) await this.stepDownDone;
@@ -451,6 +474,14 @@ export class EtcdCoordinator implements Coordinator {
     const session = await this.ensureSession();
     if (this.memberFor !== session) await this.putMember(session);
     let kv = await this.readLeaderKv();
+    if (kv === null && this.candidate && !this.stopping && session.alive() && this.campaignGate !== null) {
+      this.observeLeader(null, session); // nobody leads while the gate decides (admin requests get 503)
+      if (!(await this.campaignGate())) {
+        this.scheduleRecheck();
+        return;
+      }
+      kv = await this.readLeaderKv(); // the gate took time: somebody may have won meanwhile
+    }
     if (kv === null && this.candidate && !this.stopping && session.alive()) {
       const res = await this.etcd('campaign', () =>
         this.client

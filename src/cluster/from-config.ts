@@ -40,9 +40,34 @@ export interface CoordinatorExtras {
   logger: Logger;
   /** Cluster secret that seals the stored syncer password (e.g. from BINLOG_PROXY_CLUSTER_SECRET); null: unsealed. */
   secret?: string | null;
-  /** etcd TLS / auth, when etcd is access-controlled (not in the config file yet). */
+  /**
+   * etcd TLS material (PEM bytes). The config names files (`cluster.etcd_tls`); this module is pure, so the
+   * caller reads them (see `etcdTlsFiles`). Authentication comes from `cluster.etcd_user` unless given here.
+   */
   credentials?: EtcdCoordinatorOptions['etcd']['credentials'];
   auth?: EtcdCoordinatorOptions['etcd']['auth'];
+}
+
+/** Reads the PEM files `cluster.etcd_tls` names into etcd3 credentials; null without `etcd_tls`. */
+export function etcdTlsFiles(config: Config, readFile: (path: string) => Buffer): NonNullable<EtcdCoordinatorOptions['etcd']['credentials']> | null {
+  const tls = config.cluster?.etcdTls ?? null;
+  if (tls === null) return null;
+  if ((tls.cert === undefined) !== (tls.key === undefined)) {
+    throw new ValidationError('cluster.etcd_tls', 'cluster.etcd_tls needs both cert and key for a client certificate, or neither');
+  }
+  const read = (path: string, field: string): Buffer => {
+    try {
+      return readFile(path);
+    } catch (err) {
+      throw new ValidationError(field, `cannot read ${field} ${path}: ${(err as Error).message}`);
+    }
+  };
+  return {
+    rootCertificate: read(tls.ca, 'cluster.etcd_tls.ca'),
+    ...(tls.cert !== undefined && tls.key !== undefined
+      ? { certChain: read(tls.cert, 'cluster.etcd_tls.cert'), privateKey: read(tls.key, 'cluster.etcd_tls.key') }
+      : {}),
+  };
 }
 
 export function coordinatorOptionsFromConfig(config: Config, extras: CoordinatorExtras): EtcdCoordinatorOptions {
@@ -54,11 +79,11 @@ export function coordinatorOptionsFromConfig(config: Config, extras: Coordinator
     etcd: {
       hosts: cluster.etcd,
       ...(extras.credentials ? { credentials: extras.credentials } : {}),
-      ...(extras.auth ? { auth: extras.auth } : {}),
+      ...(extras.auth ? { auth: extras.auth } : cluster.etcdAuth ? { auth: cluster.etcdAuth } : {}),
     },
     prefix: cluster.prefix,
     leaseTtlMs: cluster.leaseTtlMs,
-    secret: extras.secret ?? null,
+    secret: extras.secret ?? cluster.secret,
     logger: extras.logger,
   };
 }

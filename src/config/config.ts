@@ -76,6 +76,17 @@ export interface Config {
     advertiseServer: string | null;
     leaseTtlMs: number;
     prefix: string;
+    /** Seals the syncer password stored in etcd (AES-GCM); the same on every node. Env BINLOG_PROXY_CLUSTER_SECRET. */
+    secret: string | null;
+    /**
+     * The account followers log in with on the leader's replica-facing port. Null: the first user of the
+     * node's own replica server (every node of a cluster is configured with the same server users).
+     */
+    replicationUser: ServerUser | null;
+    /** etcd authentication (password also from BINLOG_PROXY_CLUSTER_ETCD_PASSWORD). */
+    etcdAuth: { username: string; password: string } | null;
+    /** TLS to etcd: PEM file paths (CA of etcd's certificate; client certificate and key for mutual TLS). */
+    etcdTls: { ca: string; cert?: string; key?: string } | null;
   } | null;
   /** Where the file came from, for logs. */
   configFile: string | null;
@@ -110,6 +121,9 @@ Options (flag / environment / default):
   --help, --version
 
 Discovery credentials may also come from BINLOG_PROXY_DISCOVERY_USER / BINLOG_PROXY_DISCOVERY_PASSWORD.
+Cluster mode (config section "cluster"): the cluster secret may come from BINLOG_PROXY_CLUSTER_SECRET and the
+followers' replication password from BINLOG_PROXY_CLUSTER_REPLICATION_PASSWORD, the etcd password from
+BINLOG_PROXY_CLUSTER_ETCD_PASSWORD.
 `;
 
 export interface ResolveInput {
@@ -223,6 +237,17 @@ export function resolveConfig(input: ResolveInput): CliRequest {
           advertiseServer: f.cluster.advertise_server ?? null,
           leaseTtlMs: parseDuration(f.cluster.lease_ttl ?? '5s', 'cluster.lease_ttl'),
           prefix: f.cluster.prefix ?? '/binlog-proxy/',
+          secret: input.env.BINLOG_PROXY_CLUSTER_SECRET ?? f.cluster.secret ?? null,
+          replicationUser: f.cluster.replication_user
+            ? {
+                user: f.cluster.replication_user,
+                password: input.env.BINLOG_PROXY_CLUSTER_REPLICATION_PASSWORD ?? f.cluster.replication_password ?? '',
+              }
+            : null,
+          etcdAuth: f.cluster.etcd_user
+            ? { username: f.cluster.etcd_user, password: input.env.BINLOG_PROXY_CLUSTER_ETCD_PASSWORD ?? f.cluster.etcd_password ?? '' }
+            : null,
+          etcdTls: f.cluster.etcd_tls ?? null,
         }
       : null,
     configFile,
@@ -247,7 +272,20 @@ interface FileShape {
   discovery?: { user?: string; password?: string; connectTimeout?: string; queryTimeout?: string; maxDepth?: number; maxInstances?: number };
   retention?: { maxAge?: string | null; maxSize?: string | null; checkInterval?: string };
   storage?: { durability?: 'group' | 'fsync'; groupCommitDelay?: string };
-  cluster?: { name: string; etcd: string[]; advertise_admin?: string; advertise_server?: string; lease_ttl?: string; prefix?: string };
+  cluster?: {
+    name: string;
+    etcd: string[];
+    advertise_admin?: string;
+    advertise_server?: string;
+    lease_ttl?: string;
+    prefix?: string;
+    secret?: string;
+    replication_user?: string;
+    replication_password?: string;
+    etcd_user?: string;
+    etcd_password?: string;
+    etcd_tls?: { ca: string; cert?: string; key?: string };
+  };
 }
 
 const DURATION_UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 };

@@ -271,8 +271,9 @@ describe('ClusterNode in a child process (fencing and failover)', () => {
     await other.node.start();
     await until(() => other.rec.following === 'frozen', 'the in-process node to follow the child');
 
-    const pausedAt = Date.now();
+    // The child can still write until the signal lands: the pause time is taken once it has been sent.
     frozen.pause();
+    const pausedAt = Date.now();
     const newLeaderAt = (await until(() => other.leaderAt[0], 'the in-process node to lead', 10_000));
     await until(() => other.rec.starts().length === 1, 'the takeover');
     const takeover = other.rec.starts()[0]!;

@@ -1,6 +1,6 @@
 // From the config file's `cluster` section to coordinator options, through the real config resolver.
 import { describe, expect, it } from 'vitest';
-import { coordinatorOptionsFromConfig, memberFromConfig } from '../../../src/cluster/from-config.js';
+import { coordinatorOptionsFromConfig, etcdTlsFiles, memberFromConfig } from '../../../src/cluster/from-config.js';
 import { resolveConfig, type Config } from '../../../src/config/config.js';
 import { createLogger } from '../../../src/logger.js';
 
@@ -62,5 +62,95 @@ cluster: { name: b, etcd: [ "http://127.0.0.1:2379" ] }
 
   it('refuses a config without a cluster section', () => {
     expect(() => memberFromConfig(config('dataDir: ./x\n'))).toThrow(/not configured/);
+  });
+});
+
+describe('cluster secret and replication user', () => {
+  const yaml = `
+admin: { listen: 127.0.0.1:9595 }
+server: { listen: 127.0.0.1:3307, users: [ { user: repl, password: server-pass } ] }
+cluster:
+  name: c
+  etcd: [ "http://127.0.0.1:2379" ]
+  secret: "the file's cluster secret"
+  replication_user: cluster_repl
+  replication_password: from-the-file
+`;
+
+  it('reads them from the file', () => {
+    const c = resolveConfig({ argv: ['--config', 'c.yaml'], env: {}, readFile: () => yaml }).config;
+    expect(c.cluster?.secret).toBe("the file's cluster secret");
+    expect(c.cluster?.replicationUser).toEqual({ user: 'cluster_repl', password: 'from-the-file' });
+    expect(coordinatorOptionsFromConfig(c, { logger }).secret).toBe("the file's cluster secret");
+  });
+
+  it('lets the environment override the secret and the replication password', () => {
+    const env = { BINLOG_PROXY_CLUSTER_SECRET: 'the environment secret', BINLOG_PROXY_CLUSTER_REPLICATION_PASSWORD: 'from-env' };
+    const c = resolveConfig({ argv: ['--config', 'c.yaml'], env, readFile: () => yaml }).config;
+    expect(c.cluster?.secret).toBe('the environment secret');
+    expect(c.cluster?.replicationUser?.password).toBe('from-env');
+  });
+
+  it('refuses a short secret, naming the key', () => {
+    expect(() => config(`
+admin: { listen: 127.0.0.1:9595 }
+server: { listen: 127.0.0.1:3307 }
+cluster: { name: b, etcd: [ "http://127.0.0.1:2379" ], secret: short }
+`)).toThrow(expect.objectContaining({ field: expect.stringContaining('secret') }));
+  });
+
+  it('leaves both unset when not configured', () => {
+    const c = config(`
+admin: { listen: 127.0.0.1:9595 }
+server: { listen: 127.0.0.1:3307 }
+cluster: { name: b, etcd: [ "http://127.0.0.1:2379" ] }
+`);
+    expect(c.cluster?.secret).toBeNull();
+    expect(c.cluster?.replicationUser).toBeNull();
+  });
+});
+
+describe('etcd authentication and TLS', () => {
+  const yaml = `
+admin: { listen: 127.0.0.1:9595 }
+server: { listen: 127.0.0.1:3307 }
+cluster:
+  name: c
+  etcd: [ "https://10.0.0.9:2379" ]
+  etcd_user: binlog-proxy
+  etcd_password: file-pass
+  etcd_tls: { ca: /etc/etcd/ca.pem, cert: /etc/etcd/client.pem, key: /etc/etcd/client-key.pem }
+`;
+
+  it('passes the etcd user to the client, with the password from the environment first', () => {
+    const c = resolveConfig({ argv: ['--config', 'c.yaml'], env: { BINLOG_PROXY_CLUSTER_ETCD_PASSWORD: 'env-pass' }, readFile: () => yaml }).config;
+    expect(coordinatorOptionsFromConfig(c, { logger }).etcd.auth).toEqual({ username: 'binlog-proxy', password: 'env-pass' });
+  });
+
+  it('reads the PEM files etcd_tls names', () => {
+    const c = resolveConfig({ argv: ['--config', 'c.yaml'], env: {}, readFile: () => yaml }).config;
+    const creds = etcdTlsFiles(c, (p) => Buffer.from(`pem of ${p}`));
+    expect(creds?.rootCertificate.toString()).toBe('pem of /etc/etcd/ca.pem');
+    expect(creds?.certChain?.toString()).toBe('pem of /etc/etcd/client.pem');
+    expect(creds?.privateKey?.toString()).toBe('pem of /etc/etcd/client-key.pem');
+  });
+
+  it('names the file it cannot read, and needs cert and key together', () => {
+    const c = resolveConfig({ argv: ['--config', 'c.yaml'], env: {}, readFile: () => yaml }).config;
+    expect(() => etcdTlsFiles(c, () => {
+      throw new Error('ENOENT');
+    })).toThrow(expect.objectContaining({ field: 'cluster.etcd_tls.ca' }));
+    const half = resolveConfig({ argv: ['--config', 'c.yaml'], env: {}, readFile: () => yaml.replace(', key: /etc/etcd/client-key.pem', '') }).config;
+    expect(() => etcdTlsFiles(half, (p) => Buffer.from(p))).toThrow(expect.objectContaining({ field: 'cluster.etcd_tls' }));
+  });
+
+  it('is off without the keys', () => {
+    const c = config(`
+admin: { listen: 127.0.0.1:9595 }
+server: { listen: 127.0.0.1:3307 }
+cluster: { name: b, etcd: [ "http://127.0.0.1:2379" ] }
+`);
+    expect(etcdTlsFiles(c, () => Buffer.alloc(0))).toBeNull();
+    expect(coordinatorOptionsFromConfig(c, { logger }).etcd.auth).toBeUndefined();
   });
 });
