@@ -187,18 +187,19 @@ export class BinlogStore {
   readonly recovery: RecoveryReport;
 
   private readonly uuids = new UuidCache();
-  private flavor: Flavor | null;
-  private firstSeq: number;
-  private lastSeq: number;
-  private lastFileNo: number;
-  private nextFileNo: number;
-  private lastPos: bigint;
-  private lastTimestamp: number;
-  private maxTimestamp: number;
-  private executed: GtidTracker | null;
-  private purgedText: string;
+  // Set by adopt(), from the constructor and again after recoverWrites().
+  private flavor!: Flavor | null;
+  private firstSeq!: number;
+  private lastSeq!: number;
+  private lastFileNo!: number;
+  private nextFileNo!: number;
+  private lastPos!: bigint;
+  private lastTimestamp!: number;
+  private maxTimestamp!: number;
+  private executed!: GtidTracker | null;
+  private purgedText!: string;
 
-  private files: FileEntry[];
+  private files!: FileEntry[];
   private readonly byName = new Map<string, FileEntry>();
   private readonly byNo = new Map<number, FileEntry>();
   private startCache = new WeakMap<FileEntry, GtidValue>();
@@ -237,22 +238,7 @@ export class BinlogStore {
     report: RecoveryReport,
   ) {
     this.recovery = report;
-    this.flavor = s.flavor;
-    this.firstSeq = s.firstSeq;
-    this.lastSeq = s.lastSeq;
-    this.lastFileNo = s.lastFileNo;
-    this.nextFileNo = s.nextFileNo;
-    this.lastPos = s.lastPos;
-    this.lastTimestamp = s.lastTimestamp;
-    this.maxTimestamp = s.maxTimestamp;
-    this.executed = executed;
-    this.purgedText = s.purged;
-    this.files = files;
-    for (const f of files) {
-      this.byName.set(f.rec.name, f);
-      this.byNo.set(f.rec.fileNo, f);
-    }
-    this.durable = { seq: s.lastSeq, fileNo: s.lastFileNo, pos: s.lastPos, timestamp: s.lastTimestamp };
+    this.durable = this.adopt(s, executed, files);
     this.tail = new TailCache(opts.tailCacheBytes);
     const slabBytes = Math.max(256 << 10, 4 * opts.segmentBytes);
     this.slabs = new SlabPool(slabBytes, Math.ceil((opts.maxPendingBytes + opts.groupCommitBytes) / slabBytes) + 4);
@@ -281,6 +267,28 @@ export class BinlogStore {
       commitStaged: (t, lastChunk, value, endPos, dataLength, maxTs) => this.commitStaged(t, lastChunk, value, endPos, dataLength, maxTs),
       abortStaged: (t, chunks) => this.abortStaged(t, chunks),
     };
+  }
+
+  /** Takes over a recovered state (at open, and after recoverWrites()); returns the durable tip. */
+  private adopt(s: CheckpointState, executed: GtidTracker | null, files: FileEntry[]): Tip {
+    this.flavor = s.flavor;
+    this.firstSeq = s.firstSeq;
+    this.lastSeq = s.lastSeq;
+    this.lastFileNo = s.lastFileNo;
+    this.nextFileNo = s.nextFileNo;
+    this.lastPos = s.lastPos;
+    this.lastTimestamp = s.lastTimestamp;
+    this.maxTimestamp = s.maxTimestamp;
+    this.executed = executed;
+    this.purgedText = s.purged;
+    this.files = files;
+    this.byName.clear();
+    this.byNo.clear();
+    for (const f of files) {
+      this.byName.set(f.rec.name, f);
+      this.byNo.set(f.rec.fileNo, f);
+    }
+    return { seq: s.lastSeq, fileNo: s.lastFileNo, pos: s.lastPos, timestamp: s.lastTimestamp };
   }
 
   // ---- state -------------------------------------------------------------------------------------------
@@ -1072,26 +1080,8 @@ export class BinlogStore {
       this.writeFailure = writeFailed(err);
       throw this.writeFailure;
     }
-    const s = rec.state;
-    this.flavor = s.flavor;
-    this.firstSeq = s.firstSeq;
-    this.lastSeq = s.lastSeq;
-    this.lastFileNo = s.lastFileNo;
-    this.nextFileNo = s.nextFileNo;
-    this.lastPos = s.lastPos;
-    this.lastTimestamp = s.lastTimestamp;
-    this.maxTimestamp = s.maxTimestamp;
-    this.executed = rec.executed;
-    this.purgedText = s.purged;
-    this.files = rec.files;
-    this.byName.clear();
-    this.byNo.clear();
-    for (const f of rec.files) {
-      this.byName.set(f.rec.name, f);
-      this.byNo.set(f.rec.fileNo, f);
-    }
     this.startCache = new WeakMap();
-    this.durable = { seq: s.lastSeq, fileNo: s.lastFileNo, pos: s.lastPos, timestamp: s.lastTimestamp };
+    this.durable = this.adopt(rec.state, rec.executed, rec.files);
     this.group = new WriteGroup();
     this.tail.reset();
     this.txn = null;
