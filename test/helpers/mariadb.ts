@@ -11,7 +11,7 @@
 // dies however it dies (even SIGKILL), does the same for servers left behind by a hard kill.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, openSync, readFileSync, readSync, rmSync, statSync } from 'node:fs';
-import { cp, mkdtemp, rm } from 'node:fs/promises';
+import { cp, mkdir, mkdtemp, rm } from 'node:fs/promises';
 import type { Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -304,7 +304,10 @@ const liveInstances = new Set<MariaDBServer>();
 
 function onProcessExit(): void {
   for (const inst of liveInstances) inst.killSync();
-  for (const inst of liveInstances) rmSync(inst.datadir, { recursive: true, force: true, maxRetries: 3 });
+  for (const inst of liveInstances) {
+    rmSync(inst.datadir, { recursive: true, force: true, maxRetries: 3 });
+    rmSync(`${inst.datadir}-tmp`, { recursive: true, force: true, maxRetries: 3 });
+  }
   liveInstances.clear();
   if (rootDir !== null) rmSync(rootDir, { recursive: true, force: true, maxRetries: 3 });
 }
@@ -367,6 +370,10 @@ function templateDatadir(bins: MariaDBBinaries): Promise<string> {
     templatePromise = (async () => {
       const started = Date.now();
       const dir = path.join(await processRoot(), 'template');
+      // A private tmpdir: concurrent bootstraps sharing /tmp collided on their temporary-table files
+      // ("Error on delete of '/tmp/#sql-temptable-…'").
+      const tmp = path.join(await processRoot(), 'template-tmp');
+      await mkdir(tmp, { recursive: true });
       await runCommand(
         bins.installDb,
         [
@@ -376,13 +383,14 @@ function templateDatadir(bins: MariaDBBinaries): Promise<string> {
           '--user=root',
           '--skip-test-db',
           '--skip-name-resolve',
+          `--tmpdir=${tmp}`,
           ...TEMPLATE_INNODB_ARGS,
         ],
         { what: 'mariadb-install-db' },
       );
       await runCommand(
         bins.mariadbd,
-        ['--no-defaults', '--bootstrap', `--datadir=${dir}`, '--user=root', '--log-warnings=0', ...TEMPLATE_INNODB_ARGS],
+        ['--no-defaults', '--bootstrap', `--datadir=${dir}`, `--tmpdir=${tmp}`, '--user=root', '--log-warnings=0', ...TEMPLATE_INNODB_ARGS],
         { stdin: BOOTSTRAP_SQL, what: 'mariadbd --bootstrap (root password)' },
       );
       templateMs = Date.now() - started;
@@ -483,6 +491,7 @@ class MariaDBServer implements MariaDBInstance {
       `--port=${this.currentPort}`,
       `--socket=${this.socket}`,
       `--pid-file=${path.join(this.datadir, 'mysqld.pid')}`,
+      `--tmpdir=${this.datadir}-tmp`,
       `--server-id=${o.serverId}`,
       '--skip-name-resolve',
       ...TEMPLATE_INNODB_ARGS,
@@ -757,6 +766,7 @@ class MariaDBServer implements MariaDBInstance {
       await this.kill();
     } finally {
       await rm(this.datadir, { recursive: true, force: true, maxRetries: 3 });
+      await rm(`${this.datadir}-tmp`, { recursive: true, force: true, maxRetries: 3 });
       liveInstances.delete(this);
     }
   }
@@ -770,6 +780,7 @@ export async function startMariaDB(opts: MariaDBOptions = {}): Promise<MariaDBIn
   const root = await processRoot();
   const datadir = path.join(root, `i${nextInstanceNo++}`);
   await cp(template, datadir, { recursive: true });
+  await mkdir(`${datadir}-tmp`, { recursive: true });
   const inst = new MariaDBServer(datadir, options, bins);
   liveInstances.add(inst);
   try {
