@@ -89,6 +89,21 @@ describe('daemon end to end: primary -> binlog-proxy (child process) -> replica'
     const status = await daemon.api<{ data: { slaves: Array<{ server_id: number | null }> } }>('GET', '/binlog/server/status');
     expect(status.body.data.slaves.some((s) => s.server_id === 12)).toBe(true);
 
+    // Metrics reflect the traffic.
+    const metricsText = (await daemon.api<string>('GET', '/metrics')).body;
+    const metric = (name: string): number => {
+      const m = new RegExp(`^${name}(?:\\{[^}]*\\})? ([0-9.e+]+)$`, 'm').exec(metricsText);
+      if (!m) throw new Error(`metric ${name} missing`);
+      return Number(m[1]);
+    };
+    expect(metric('binlog_proxy_events_received_total')).toBeGreaterThan(50);
+    expect(metric('binlog_proxy_transactions_stored_total')).toBeGreaterThanOrEqual(50);
+    expect(metric('binlog_proxy_events_sent_total')).toBeGreaterThan(50);
+    expect(metric('binlog_proxy_bytes_sent_total')).toBeGreaterThan(1000);
+    expect(metric('binlog_proxy_connected_replicas')).toBe(1);
+    expect(metric('binlog_proxy_storage_size_bytes')).toBeGreaterThan(1000);
+    expect(metricsText).not.toContain(REPL_PASSWORD);
+
     // State files hold the secrets: owner-only.
     expect(statSync(join(daemon.dataDir, 'state', 'syncer.json')).mode & 0o777).toBe(0o600);
 
