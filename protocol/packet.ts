@@ -53,6 +53,9 @@ export class PacketReader {
   private partsLength = 0;
 
   private expected = 0;
+  /** The header read by peekHeader(). */
+  private hdrLength = 0;
+  private hdrSeq = 0;
 
   constructor(opts: PacketReaderOptions = {}) {
     const max = opts.maxPacketSize ?? DEFAULT_MAX_PACKET_SIZE;
@@ -115,7 +118,9 @@ export class PacketReader {
   next(): Packet | undefined {
     for (;;) {
       if (this.queued < PACKET_HEADER_SIZE) return undefined;
-      const { length, seq } = this.peekHeader();
+      this.peekHeader();
+      const length = this.hdrLength;
+      const seq = this.hdrSeq;
       if (this.checkSequence && seq !== this.expected) {
         throw new ProtocolError(
           'ERR_PACKET_SEQUENCE',
@@ -150,12 +155,17 @@ export class PacketReader {
     }
   }
 
-  /** Reads the 4-byte header at the head of the queue without consuming it. Needs queued >= 4. */
-  private peekHeader(): { length: number; seq: number } {
+  /**
+   * Reads the 4-byte header at the head of the queue into hdrLength / hdrSeq without consuming it (fields, not
+   * an object per packet). Needs queued >= 4.
+   */
+  private peekHeader(): void {
     const chunk = this.chunks[this.head]!;
     const at = this.headOffset;
     if (chunk.length - at >= PACKET_HEADER_SIZE) {
-      return { length: chunk[at]! | (chunk[at + 1]! << 8) | (chunk[at + 2]! << 16), seq: chunk[at + 3]! };
+      this.hdrLength = chunk[at]! | (chunk[at + 1]! << 8) | (chunk[at + 2]! << 16);
+      this.hdrSeq = chunk[at + 3]!;
+      return;
     }
     const h = [0, 0, 0, 0];
     let i = this.head;
@@ -167,7 +177,8 @@ export class PacketReader {
       }
       h[n] = this.chunks[i]![off++]!;
     }
-    return { length: h[0]! | (h[1]! << 8) | (h[2]! << 16), seq: h[3]! };
+    this.hdrLength = h[0]! | (h[1]! << 8) | (h[2]! << 16);
+    this.hdrSeq = h[3]!;
   }
 
   /** Drops n queued bytes (n <= queued). */

@@ -164,6 +164,7 @@ export async function startDaemon(config: Config, log: Logger, opts: { version: 
   const store = await openStore(join(config.dataDir, 'binlog'), {
     durability: config.storage.durability,
     groupCommitDelayMs: config.storage.groupCommitDelayMs,
+    serveBeforeSync: config.storage.serveBeforeSync,
   });
   const metrics = new Metrics();
   const identity = await loadIdentity(store, config);

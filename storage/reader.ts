@@ -8,8 +8,10 @@
  * is close to the end. Both go through the same decoder, so they yield the same bytes.
  *
  * Readers see only durable units (see BinlogStore: a replica must never get a transaction that a crash could
- * still take away from the proxy). A unit is yielded only after it is complete on disk, so a reader never sees
- * a partial transaction; the chunks of a huge transaction are yielded in order, marked by `chunk` / `lastChunk`.
+ * still take away from the proxy), unless the store was opened with serveBeforeSync, where they also get the
+ * whole units queued for the disk from the tail cache. A unit is yielded only once it is complete, so a reader
+ * never sees a partial transaction; the chunks of a huge transaction are yielded in order, marked by `chunk` /
+ * `lastChunk`.
  */
 import type { Iterator as LevelIterator } from 'classic-level';
 import { StorageError } from './errors.js';
@@ -33,13 +35,18 @@ export interface CachedSegment {
 export interface ReaderHost {
   readonly db: Db;
   durableSeq(): number;
+  /** The last unit readers may get: durableSeq, or later with serveBeforeSync (those are in the tail cache). */
+  visibleSeq(): number;
   isClosed(): boolean;
   failure(): StorageError | null;
   fileName(fileNo: number): string;
   /** Cached segments starting with the one holding unit `seq`, up to about maxBytes; null if not cached. */
   cachedFrom(seq: number, maxBytes: number): CachedSegment[] | null;
-  /** Calls `wake` once the durable sequence passes `seq` or the store closes (at once if already so). */
-  addWaiter(seq: number, wake: () => void): void;
+  /**
+   * Calls `wake` once the visible (or with `durable`, the durable) sequence passes `seq` or the store closes
+   * (at once if already so).
+   */
+  addWaiter(seq: number, wake: () => void, durable?: boolean): void;
   removeWaiter(wake: () => void): void;
   unregister(reader: StoreReader): void;
 }
@@ -133,8 +140,8 @@ export class StoreReader implements AsyncIterableIterator<StoredUnit[]> {
     this.wakeWait?.();
   }
 
-  /** Waits (without polling) until a unit after `seq` is durable, the store closes, or the reader is cancelled. */
-  private waitTail(seq: number): Promise<void> {
+  /** Waits (without polling) until a unit after `seq` is visible (or durable), the store closes, or the reader is cancelled. */
+  private waitTail(seq: number, durable = false): Promise<void> {
     // return() may have come while this reader was between two awaits: do not start waiting then.
     if (this.done || this.signal?.aborted === true) return Promise.resolve();
     return new Promise<void>((resolve) => {
@@ -144,7 +151,7 @@ export class StoreReader implements AsyncIterableIterator<StoredUnit[]> {
         resolve();
       };
       this.wakeWait = wake;
-      this.host.addWaiter(seq, wake);
+      this.host.addWaiter(seq, wake, durable);
     });
   }
 
@@ -170,7 +177,7 @@ export class StoreReader implements AsyncIterableIterator<StoredUnit[]> {
       }
       const failure = this.host.failure();
       if (failure !== null) throw failure;
-      if (this.seq > this.host.durableSeq()) {
+      if (this.seq > this.host.visibleSeq()) {
         if (!this.follow) {
           await this.finish();
           return { done: true, value: undefined };
@@ -220,8 +227,13 @@ export class StoreReader implements AsyncIterableIterator<StoredUnit[]> {
         return out;
       }
     }
-    // Catch up from disk: seek to the segment holding the next piece, bounded by what is durable now.
+    // Catch up from disk: seek to the segment holding the next piece, bounded by what is durable now. A unit
+    // visible before its fsync (serveBeforeSync) but no longer in the tail cache is read once it is durable.
     const end = this.host.durableSeq() + 1;
+    if (this.seq >= end) {
+      await this.waitTail(this.seq - 1, true);
+      return [];
+    }
     const startKey = await this.segmentKeyFor(this.seq, this.chunk);
     this.it = this.host.db.iterator({ gte: startKey, lt: logKey(end, 0), highWaterMarkBytes: this.batchBytes });
     this.itEnd = end;

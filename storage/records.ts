@@ -256,11 +256,11 @@ function writeGtid(buf: Buffer, off: number, g: AnyGtid, uuids: UuidCache): void
     const tag = g.tag ?? '';
     buf[off + 16] = tag.length;
     buf.write(tag, off + 17, 'latin1');
-    buf.writeBigUInt64BE(g.gno, off + 17 + tag.length);
+    writeU64(buf, g.gno, off + 17 + tag.length);
   } else {
     buf.writeUInt32BE(g.domainId, off);
     buf.writeUInt32BE(g.serverId, off + 4);
-    buf.writeBigUInt64BE(g.seqNo, off + 8);
+    writeU64(buf, g.seqNo, off + 8);
   }
 }
 
@@ -279,6 +279,20 @@ function readGtid(buf: Buffer, off: number, type: number, len: number, uuids: Uu
     return { domainId: buf.readUInt32BE(off), serverId: buf.readUInt32BE(off + 4), seqNo: buf.readBigUInt64BE(off + 8) };
   }
   throw corrupt(`unknown GTID type ${type}`);
+}
+
+/**
+ * Buffer#writeBigUInt64BE, without its two intermediate bigints (a heap allocation each) for values below
+ * 2^53, i.e. every position and nearly every GTID number: same bytes.
+ */
+function writeU64(buf: Buffer, v: bigint, off: number): void {
+  if (v >= 0n && v <= 0x1fffffffffffffn) {
+    const n = Number(v);
+    buf.writeUInt32BE(Math.floor(n / 0x100000000), off);
+    buf.writeUInt32BE(n >>> 0, off + 4);
+  } else {
+    buf.writeBigUInt64BE(v, off);
+  }
 }
 
 // ---- records -------------------------------------------------------------------------------------------
@@ -319,8 +333,8 @@ export function writeRecordHeader(buf: Buffer, off: number, m: RecordMeta, dataL
   buf[off + 6] = m.gtid === null ? GTID_NONE : isMysqlGtid(m.gtid) ? GTID_MYSQL : GTID_MARIADB;
   buf[off + 7] = m.gtidLen;
   buf.writeUInt32BE(m.fileNo, off + 8);
-  buf.writeBigUInt64BE(m.pos, off + 12);
-  buf.writeBigUInt64BE(m.unitPos, off + 20);
+  writeU64(buf, m.pos, off + 12);
+  writeU64(buf, m.unitPos, off + 20);
   buf.writeUInt32BE(m.chunk, off + 28);
   buf.writeUInt32BE(m.timestamp, off + 32);
   buf.writeUInt32BE(m.maxTimestamp, off + 36);

@@ -15,6 +15,11 @@
  * could still take from the proxy; after the restart the proxy would fetch it again from the primary, but the
  * replica would already be ahead of the proxy's own log. Waiting for durability costs a group commit delay
  * (about 2 ms), which the semi-sync acknowledgement has to wait for anyway.
+ *
+ * serveBeforeSync (opt-in) trades that guarantee for latency: while readers are open, each whole (unchunked)
+ * unit is copied into the tail cache as it is appended and the *visible* tip moves with it, so live readers get
+ * it without waiting for the group commit delay or the fsync. Look-ups, file listings, durableSeq,
+ * waitDurable() (semi-sync ACKs) and readers catching up from disk still go by the durable tip.
  */
 import { readdir } from 'node:fs/promises';
 import { ClassicLevel } from 'classic-level';
@@ -75,6 +80,7 @@ interface ResolvedOptions {
   tailCacheBytes: number;
   readBatchBytes: number;
   leveldb: NonNullable<StoreOptions['leveldb']>;
+  serveBeforeSync: boolean;
 }
 
 function positiveInt(v: number | undefined, dflt: number, name: string, min = 1): number {
@@ -103,6 +109,7 @@ function resolveOptions(o: StoreOptions): ResolvedOptions {
     tailCacheBytes: positiveInt(o.tailCacheBytes, 4 << 20, 'tailCacheBytes', 0),
     readBatchBytes: positiveInt(o.readBatchBytes, 1 << 20, 'readBatchBytes', 1024),
     leveldb: o.leveldb ?? {},
+    serveBeforeSync: o.serveBeforeSync === true,
   };
 }
 
@@ -205,6 +212,8 @@ export class BinlogStore {
   private startCache = new WeakMap<FileEntry, GtidValue>();
 
   private durable: Tip;
+  /** The last unit readers may get: the durable tip, or (serveBeforeSync) a later unit in the tail cache. */
+  private visibleSeq: number;
   private group = new WriteGroup();
   private inFlight: Promise<void> | null = null;
   private timer: NodeJS.Timeout | null = null;
@@ -239,6 +248,7 @@ export class BinlogStore {
   ) {
     this.recovery = report;
     this.durable = this.adopt(s, executed, files);
+    this.visibleSeq = this.durable.seq;
     this.tail = new TailCache(opts.tailCacheBytes);
     const slabBytes = Math.max(256 << 10, 4 * opts.segmentBytes);
     this.slabs = new SlabPool(slabBytes, Math.ceil((opts.maxPendingBytes + opts.groupCommitBytes) / slabBytes) + 4);
@@ -247,11 +257,12 @@ export class BinlogStore {
     this.host = {
       db,
       durableSeq: () => this.durable.seq,
+      visibleSeq: () => this.visibleSeq,
       isClosed: () => this.state !== 'open',
       failure: () => this.writeFailure,
       fileName: (fileNo) => this.byNo.get(fileNo)?.rec.name ?? `#${fileNo}`,
       cachedFrom: (seq, maxBytes) => this.tail.from(seq, maxBytes),
-      addWaiter: (seq, wake) => this.addWaiter(seq, wake),
+      addWaiter: (seq, wake, durable) => this.addWaiter(seq, wake, durable === true),
       removeWaiter: (wake) => {
         this.changeWaiters.delete(wake);
       },
@@ -330,18 +341,21 @@ export class BinlogStore {
     return this.durable.seq;
   }
 
-  /** The stored files, oldest first (only files with at least one durable unit). */
+  /**
+   * The stored files, oldest first (only files with at least one durable unit; with serveBeforeSync, one that
+   * readers can see: a dump that follows the stream into a new file looks its FDE up here).
+   */
   listFiles(): FileInfo[] {
     return this.visibleFiles().map((f) => this.fileInfo(f));
   }
 
   getFile(name: string): FileInfo | undefined {
     const f = this.byName.get(name);
-    return f === undefined || f.rec.firstSeq > this.durable.seq ? undefined : this.fileInfo(f);
+    return f === undefined || f.rec.firstSeq > this.visibleSeq ? undefined : this.fileInfo(f);
   }
 
   private visibleFiles(): FileEntry[] {
-    return this.files.filter((f) => f.rec.firstSeq <= this.durable.seq);
+    return this.files.filter((f) => f.rec.firstSeq <= this.visibleSeq);
   }
 
   /**
@@ -349,6 +363,10 @@ export class BinlogStore {
    * next file's first unit is durable (before that it is still the newest file readers can see).
    */
   private fileView(f: FileEntry): { lastSeq: number; endPos: bigint; lastTimestamp: number; closed: boolean } {
+    // serveBeforeSync: a file whose first unit readers see but which is not durable yet has no durable part.
+    if (f.rec.firstSeq > this.durable.seq) {
+      return { lastSeq: f.rec.firstSeq - 1, endPos: f.rec.firstPos, lastTimestamp: f.rec.firstTimestamp, closed: false };
+    }
     if (f.end !== null && f.end.lastSeq < this.durable.seq) {
       return { lastSeq: f.end.lastSeq, endPos: f.end.endPos, lastTimestamp: f.end.lastTimestamp, closed: true };
     }
@@ -407,7 +425,19 @@ export class BinlogStore {
    * or once it is durable ('fsync'). Throws ERR_STORAGE_APPEND / ERR_STORAGE_FLAVOR without changing anything
    * when the unit does not continue the log.
    */
-  async append(unit: AppendUnit): Promise<AppendResult> {
+  append(unit: AppendUnit): Promise<AppendResult> {
+    // Not an async function: the usual append resolves with one promise and no extra ticks.
+    let result: AppendResult;
+    try {
+      result = this.appendNow(unit);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    return this.afterAppend(result);
+  }
+
+  /** The synchronous part of append(): validates, queues the records, updates the state. */
+  private appendNow(unit: AppendUnit): AppendResult {
     this.checkWritable();
     if (this.txn !== null) throw new StorageError('ERR_STORAGE_BUSY', 'a streamed transaction is open');
     const prep = this.prepare(unit);
@@ -418,10 +448,12 @@ export class BinlogStore {
       dataLength += unit.events[i]!.length;
     }
     const seq = this.lastSeq + 1;
-    const chunks = this.splitChunks(unit.events);
+    // The usual unit is one chunk: no splitting (no arrays or objects for it).
+    const chunks = dataLength <= this.opts.chunkBytes ? [{ events: unit.events, bytes: dataLength }] : this.splitChunks(unit.events);
     this.startUnit(unit, prep, seq);
     const maxTs = Math.max(this.maxTimestamp, unit.timestamp);
     let pos = unit.pos;
+    let recordStart = -1;
     for (let i = 0; i < chunks.length; i++) {
       const c = chunks[i]!;
       const meta: RecordMeta = {
@@ -436,20 +468,25 @@ export class BinlogStore {
         timestamp: unit.timestamp,
         maxTimestamp: maxTs,
       };
-      this.addRecord(seq, i, chunks.length > 1, meta, c.events, c.bytes);
+      recordStart = this.addRecord(seq, i, chunks.length > 1, meta, c.events, c.bytes);
       pos += BigInt(c.bytes);
     }
     this.finishUnit(seq, pos, unit.timestamp, maxTs, prep.gtid, dataLength);
-    return this.afterAppend({ seq, endPos: pos });
+    if (this.opts.serveBeforeSync && recordStart >= 0) this.publishEarly(seq, recordStart);
+    return { seq, endPos: pos };
   }
 
   /** Queues the write and applies backpressure / durability. */
-  private async afterAppend(result: AppendResult): Promise<AppendResult> {
-    if (this.opts.durability === 'fsync') {
-      await this.waitDurable(result.seq);
-      return result;
-    }
+  private afterAppend(result: AppendResult): Promise<AppendResult> {
+    if (this.opts.durability === 'fsync') return this.waitDurable(result.seq).then(() => result);
     this.scheduleFlush();
+    if ((this.group.dataBytes >= this.opts.maxPendingBytes && this.inFlight !== null) || this.writeFailure !== null) {
+      return this.backpressure(result);
+    }
+    return Promise.resolve(result);
+  }
+
+  private async backpressure(result: AppendResult): Promise<AppendResult> {
     while (this.group.dataBytes >= this.opts.maxPendingBytes && this.inFlight !== null) await this.inFlight;
     if (this.writeFailure !== null) throw this.writeFailure;
     return result;
@@ -582,13 +619,13 @@ export class BinlogStore {
    * Queues one record (copying its events): into the open segment, or alone in its own value when the unit
    * is chunked. Segments are packed into pooled slabs; a record larger than a slab gets a buffer of its own.
    */
-  private addRecord(seq: number, chunk: number, alone: boolean, meta: RecordMeta, events: readonly Buffer[], dataBytes: number): void {
+  private addRecord(seq: number, chunk: number, alone: boolean, meta: RecordMeta, events: readonly Buffer[], dataBytes: number): number {
     const g = this.group;
     if (alone) {
       this.sealOpenSegment();
       g.ops.push({ type: 'put', key: logKey(seq, chunk), value: singleRecordSegment(meta, events, dataBytes, this.uuids) });
       g.hasChunks = true;
-      return;
+      return -1;
     }
     const size = recordSize(meta, dataBytes);
     let o = g.open;
@@ -613,9 +650,27 @@ export class BinlogStore {
       slab[start] = SEGMENT_FORMAT;
       o = g.open = { keySeq: seq, slab, start, end: start + 1, lastSeq: seq };
     }
+    const start = o.end;
     o.end = writeRecord(o.slab, o.end, meta, events, dataBytes, this.uuids);
     o.lastSeq = seq;
     g.slabPos = o.end;
+    return start;
+  }
+
+  /**
+   * serveBeforeSync: makes the unit just appended (one record at `start` in the open segment) visible to live
+   * readers at once, through a one-unit segment in the tail cache. Only when it directly follows what is
+   * visible (a chunked unit, or units appended while no reader was open, become visible once durable).
+   */
+  private publishEarly(seq: number, start: number): void {
+    if (this.readers.size === 0 || this.opts.tailCacheBytes === 0 || this.visibleSeq !== seq - 1) return;
+    const o = this.group.open!;
+    const value = Buffer.allocUnsafe(1 + o.end - start);
+    value[0] = SEGMENT_FORMAT;
+    o.slab.copy(value, 1, start, o.end);
+    this.tail.add([{ keySeq: seq, keySub: 0, value, lastSeq: seq }]);
+    this.visibleSeq = seq;
+    this.notifyChange();
   }
 
   private sealOpenSegment(): void {
@@ -685,8 +740,10 @@ export class BinlogStore {
     // With live readers the segments go to the tail cache, copied into one exact-size buffer (readers get
     // zero-copy views of it, so it is never reused, and the cache counts exactly what it holds). The slabs
     // themselves are free again: LevelDB has the batch.
+    // With serveBeforeSync the cache holds the units as appended (and only a contiguous run up to visibleSeq).
     if (g.hasChunks) this.tail.reset();
-    else if (this.readers.size > 0 && this.opts.tailCacheBytes > 0) this.tail.add(copySegments(g.segments));
+    else if (!this.opts.serveBeforeSync && this.readers.size > 0 && this.opts.tailCacheBytes > 0) this.tail.add(copySegments(g.segments));
+    if (this.visibleSeq < this.durable.seq) this.visibleSeq = this.durable.seq;
     this.slabs.give(g.slabs);
     const seq = this.durable.seq;
     if (this.durableWaiters.length > 0) {
@@ -715,9 +772,9 @@ export class BinlogStore {
     for (const w of ws) w();
   }
 
-  /** Calls `wake` once the durable sequence passes `seq` (at once if it already has, or the store is done). */
-  private addWaiter(seq: number, wake: () => void): void {
-    if (this.durable.seq > seq || this.state !== 'open' || this.writeFailure !== null) wake();
+  /** Calls `wake` once the visible / durable sequence passes `seq` (at once if it already has, or the store is done). */
+  private addWaiter(seq: number, wake: () => void, durable: boolean): void {
+    if ((durable ? this.durable.seq : this.visibleSeq) > seq || this.state !== 'open' || this.writeFailure !== null) wake();
     else this.changeWaiters.add(wake);
   }
 
@@ -807,6 +864,9 @@ export class BinlogStore {
    */
   async locate(from: ReadFrom): Promise<Location> {
     this.checkOpen();
+    // serveBeforeSync: a replica may come back at a position readers got before it was durable; look-ups go
+    // by the durable state, so let that catch up first (a group commit at most).
+    if (this.visibleSeq > this.durable.seq) await this.waitDurable(this.visibleSeq);
     if (from === 'oldest') return this.locateSeq(Math.min(this.firstSeq, this.durable.seq + 1));
     if (from === 'end') return this.endLocation();
     if (typeof from !== 'object' || from === null) throw badArgument('invalid read start');
@@ -1082,6 +1142,7 @@ export class BinlogStore {
     }
     this.startCache = new WeakMap();
     this.durable = this.adopt(rec.state, rec.executed, rec.files);
+    this.visibleSeq = this.durable.seq;
     this.group = new WriteGroup();
     this.tail.reset();
     this.txn = null;

@@ -181,6 +181,14 @@ export interface StoreOptions {
   durability?: 'group' | 'fsync';
   /** Longest wait before an idle group is written (default 2 ms). waitDurable() writes at once. */
   groupCommitDelayMs?: number;
+  /**
+   * Opt-in (default false): live readers see a unit as soon as it is appended and queued for its LevelDB
+   * write, without waiting for the fsync. Lowers commit-to-replica latency by the group commit delay and the
+   * fsync, at a durability cost: a crash of the proxy (process or machine) can lose units that replicas
+   * already received, which then are ahead of the proxy's log. waitDurable() (semi-sync ACKs), look-ups,
+   * getState().durableSeq and readers catching up from disk still go by what is durable.
+   */
+  serveBeforeSync?: boolean;
   /** A group is written at once when it reaches this many bytes (default 512 KiB). */
   groupCommitBytes?: number;
   /** append() waits for the disk when this many bytes are queued (default 2 MiB, at least 2 groups). */

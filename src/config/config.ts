@@ -68,7 +68,7 @@ export interface Config {
     maxInstances: number;
   };
   retention: { maxAgeMs: number | null; maxSizeBytes: number | null; checkIntervalMs: number };
-  storage: { durability: 'group' | 'fsync'; groupCommitDelayMs: number };
+  storage: { durability: 'group' | 'fsync'; groupCommitDelayMs: number; serveBeforeSync: boolean };
   cluster: {
     name: string;
     etcd: string[];
@@ -227,7 +227,8 @@ export function resolveConfig(input: ResolveInput): CliRequest {
     },
     storage: {
       durability: f.storage?.durability ?? 'group',
-      groupCommitDelayMs: parseDuration(f.storage?.groupCommitDelay ?? '2ms', 'storage.groupCommitDelay'),
+      groupCommitDelayMs: parseDuration(f.storage?.groupCommitDelay ?? '0ms', 'storage.groupCommitDelay'),
+      serveBeforeSync: f.storage?.serveBeforeSync ?? false,
     },
     cluster: f.cluster
       ? {
@@ -271,7 +272,7 @@ interface FileShape {
   syncer?: SyncerArgs;
   discovery?: { user?: string; password?: string; connectTimeout?: string; queryTimeout?: string; maxDepth?: number; maxInstances?: number };
   retention?: { maxAge?: string | null; maxSize?: string | null; checkInterval?: string };
-  storage?: { durability?: 'group' | 'fsync'; groupCommitDelay?: string };
+  storage?: { durability?: 'group' | 'fsync'; groupCommitDelay?: string; serveBeforeSync?: boolean };
   cluster?: {
     name: string;
     etcd: string[];

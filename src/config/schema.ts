@@ -155,6 +155,7 @@ export const configFileSchema = {
       properties: {
         durability: { type: 'string', enum: ['group', 'fsync'] },
         groupCommitDelay: { type: 'string', pattern: DURATION_PATTERN },
+        serveBeforeSync: { type: 'boolean' },
       },
     },
     cluster: {

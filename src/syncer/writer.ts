@@ -47,11 +47,23 @@ export interface StoreWriterOptions {
   lowWaterBytes?: number;
 }
 
+interface QueuedOp {
+  bytes: number;
+  op: () => Promise<void>;
+  /** close()'s abort of an open streamed transaction runs whatever happened before. */
+  evenAfterFailure: boolean;
+}
+
+/** Placeholder for a queue slot already taken (lets its operation be collected). */
+const DONE: QueuedOp = { bytes: 0, op: () => Promise.resolve(), evenAfterFailure: false };
+
 export class StoreWriter implements PipelineSink {
   /** Event bytes handed to the writer and not yet accepted by storage. */
   pendingBytes = 0;
   private readonly lowWater: number;
-  private tail: Promise<void> = Promise.resolve();
+  /** Operations not started yet, in order; `draining` runs them one at a time (null while idle). */
+  private readonly queue: QueuedOp[] = [];
+  private draining: Promise<void> | null = null;
   private ackChain: Promise<void> = Promise.resolve();
   private failure: Error | null = null;
   private txn: TransactionWriter | null = null;
@@ -78,17 +90,37 @@ export class StoreWriter implements PipelineSink {
   private enqueue(bytes: number, op: () => Promise<void>): void {
     if (this.closed) return;
     this.pendingBytes += bytes;
-    this.tail = this.tail.then(async () => {
+    this.queue.push({ bytes, op, evenAfterFailure: false });
+    this.startDrain();
+  }
+
+  /** Starts the queue's runner unless it runs (on a microtask: an operation never starts inside its enqueue). */
+  private startDrain(): void {
+    this.draining ??= Promise.resolve().then(() => this.drain());
+  }
+
+  /** One loop for the whole queue rather than a promise chain link (and closure) per unit. */
+  private async drain(): Promise<void> {
+    // Walks the queue by index (shift() copies a large array: the queue holds up to lowWater bytes of units).
+    for (let head = 0; head < this.queue.length; head++) {
+      const item = this.queue[head]!;
+      this.queue[head] = DONE;
+      if (head >= 1024 && head * 2 >= this.queue.length) {
+        this.queue.splice(0, head + 1);
+        head = -1;
+      }
       try {
-        if (this.failure === null) await op();
+        if (this.failure === null || item.evenAfterFailure) await item.op();
       } catch (err) {
         this.fail(err);
       } finally {
         const before = this.pendingBytes;
-        this.pendingBytes -= bytes;
+        this.pendingBytes -= item.bytes;
         if (before > this.lowWater && this.pendingBytes <= this.lowWater) this.hooks.onDrain();
       }
-    });
+    }
+    this.queue.length = 0;
+    this.draining = null;
   }
 
   private fail(err: unknown): void {
@@ -191,7 +223,7 @@ export class StoreWriter implements PipelineSink {
   async close(): Promise<{ abortedBytes: number }> {
     let abortedBytes = 0;
     if (this.closed) {
-      await this.tail;
+      await this.draining;
       return { abortedBytes };
     }
     const abortOpen = async (): Promise<void> => {
@@ -204,9 +236,10 @@ export class StoreWriter implements PipelineSink {
       }
     };
     // Runs even after a failure: an open streamed transaction must not block the next connection's appends.
-    this.tail = this.tail.then(() => abortOpen()).catch((err: unknown) => this.fail(err));
+    this.queue.push({ bytes: 0, op: abortOpen, evenAfterFailure: true });
+    this.startDrain();
     this.closed = true;
-    await this.tail;
+    await this.draining;
     return { abortedBytes };
   }
 }
