@@ -29,7 +29,13 @@ import type { DumpOutput } from './dump/types.js';
 /** Size of one coalescing buffer. */
 const COALESCE_BYTES = 256 << 10;
 /** Written buffers kept for reuse per dump (more are in the socket's queue only when the replica is slow). */
-const SPARE_BUFFERS = 2;
+/**
+ * Coalescing buffers whose write completed, shared by every dump of the process (at most SPARE_BUFFERS, 8 MiB):
+ * per-connection spares made each short-lived dump allocate its own 256 KiB of external memory, which V8 frees
+ * only at its next full GC, so a storm of replicas connecting and disconnecting grew the RSS round after round.
+ */
+const SPARE_BUFFERS = 32;
+const SPARE: Buffer[] = [];
 /** Packets at least this big bypass the buffer (zero-copy frames). */
 const DIRECT_BYTES = COALESCE_BYTES >> 2;
 
@@ -45,7 +51,6 @@ export class SocketDumpOutput implements DumpOutput {
   private fill = 0;
   private flushQueued = false;
   /** Coalescing buffers the socket has finished writing, for reuse. */
-  private readonly spare: Buffer[] = [];
   /** Same as signal.aborted (the controller is ours), without the getter's cost per event. */
   private aborted = false;
   /** Counted since the last flush (metrics are updated per flush, not per event). */
@@ -112,7 +117,7 @@ export class SocketDumpOutput implements DumpOutput {
   }
 
   private recycle(buf: Buffer): void {
-    if (this.spare.length < SPARE_BUFFERS) this.spare.push(buf);
+    if (SPARE.length < SPARE_BUFFERS) SPARE.push(buf);
   }
 
   /** Room for `n` more bytes in the coalescing buffer; schedules the flush. */
@@ -120,7 +125,7 @@ export class SocketDumpOutput implements DumpOutput {
     let buf = this.buf;
     if (buf === null || buf.length - this.fill < n) {
       this.flush();
-      buf = this.buf = n <= COALESCE_BYTES ? (this.spare.pop() ?? Buffer.allocUnsafeSlow(COALESCE_BYTES)) : Buffer.allocUnsafeSlow(n);
+      buf = this.buf = n <= COALESCE_BYTES ? (SPARE.pop() ?? Buffer.allocUnsafeSlow(COALESCE_BYTES)) : Buffer.allocUnsafeSlow(n);
     }
     if (!this.flushQueued) {
       this.flushQueued = true;
