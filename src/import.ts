@@ -144,9 +144,11 @@ export async function runImport(opts: { dataDir: string; files: string[]; log: L
     });
     const serverId = 1;
     for (const f of loaded) {
-      pipeline.push(packet(buildFakeRotate({ serverId, position: 4n, fileName: f.name, checksum: false })));
-      for (const e of readBinlogFile(f.buf, { verifyChecksums: true })) {
-        pipeline.push(packet(e.event.raw));
+      pipeline.pushEvent(buildFakeRotate({ serverId, position: 4n, fileName: f.name, checksum: false }));
+      // The first pass (loadAndCheck) verified every CRC and the pipeline verifies them again as it stores:
+      // this pass only walks the events.
+      for (const e of readBinlogFile(f.buf, { verifyChecksums: false })) {
+        pipeline.pushEvent(e.event.raw);
         if (writer.pendingBytes > 64 * 1024 * 1024) {
           await new Promise<void>((resolve) => {
             drained = resolve;
@@ -190,11 +192,4 @@ async function lastRotateTarget(store: BinlogStore, lastSeq: number): Promise<st
   const file = store.listFiles().at(-1);
   const alg = file ? decodeFormatDescription(file.fde).checksumAlg : BINLOG_CHECKSUM_ALG_OFF;
   return decodeRotate(last, alg).nextFile;
-}
-
-function packet(event: Buffer): Buffer {
-  const p = Buffer.allocUnsafe(event.length + 1);
-  p[0] = 0;
-  event.copy(p, 1);
-  return p;
 }

@@ -262,6 +262,14 @@ export class StreamPipeline {
     return needAck;
   }
 
+  /**
+   * Handles one event that did not come in a dump packet (the import command reads files): the same path as
+   * `push` without the packet prefix, so nothing is copied or sliced per event.
+   */
+  pushEvent(raw: Buffer): void {
+    this.handleEvent(raw, false);
+  }
+
   private currentAlg(): number {
     return this.fde ? this.fde.checksumAlg : this.fakeRotateAlg;
   }
