@@ -74,52 +74,63 @@ async function loadIdentity(store: BinlogStore, config: Config): Promise<Identit
   return id;
 }
 
-/** SyncerControl that persists what the API asks for, so a restart resumes it. */
-class PersistentSyncer implements SyncerControl {
-  constructor(
-    private readonly inner: SyncerControl,
-    private readonly state: StateFiles,
-  ) {}
-
-  async start(args: SyncerArgs): Promise<SyncerStatus> {
-    const status = await this.inner.start(args);
-    await this.state.write<SyncerArgs>('syncer', { running: true, args });
-    return status;
-  }
-
-  async stop(): Promise<SyncerStatus> {
-    const prev = await this.state.read<SyncerArgs>('syncer');
-    const status = await this.inner.stop();
-    await this.state.write<SyncerArgs>('syncer', { running: false, args: prev?.args ?? null });
-    return status;
-  }
-
-  status(): SyncerStatus {
-    return this.inner.status();
-  }
+interface Control<A, S> {
+  start(args: A): Promise<S>;
+  stop(): Promise<S>;
+  status(): S;
 }
 
-class PersistentServer implements ServerControl {
+/**
+ * A syncer or server control that persists what the API asks for (state/<name>.json), so a restart resumes it,
+ * and restores it at boot: the persisted intent wins; without one, the config file's section is started.
+ */
+class PersistentControl<A, S> implements Control<A, S> {
+  /** The arguments of the last start (persisted with running: false on stop). */
+  private lastArgs: A | null = null;
+
   constructor(
-    private readonly inner: ServerControl,
+    private readonly name: 'syncer' | 'server',
+    private readonly inner: Control<A, S>,
     private readonly state: StateFiles,
+    /** Runs after every successful start, from the API or at boot. */
+    private readonly onStarted: (args: A) => void,
   ) {}
 
-  async start(args: ServerArgs): Promise<ServerStatus> {
-    const status = await this.inner.start(args);
-    await this.state.write<ServerArgs>('server', { running: true, args });
+  async start(args: A): Promise<S> {
+    const status = await this.startInner(args);
+    await this.state.write<A>(this.name, { running: true, args });
     return status;
   }
 
-  async stop(): Promise<ServerStatus> {
-    const prev = await this.state.read<ServerArgs>('server');
+  async stop(): Promise<S> {
     const status = await this.inner.stop();
-    await this.state.write<ServerArgs>('server', { running: false, args: prev?.args ?? null });
+    await this.state.write<A>(this.name, { running: false, args: this.lastArgs });
     return status;
   }
 
-  status(): ServerStatus {
+  status(): S {
     return this.inner.status();
+  }
+
+  /** Boot: starts what was persisted as running, else `fallback` (the config file's section) when nothing was. */
+  async restore(fallback: A | null, log: Logger): Promise<void> {
+    const intent = await this.state.read<A>(this.name);
+    this.lastArgs = intent?.args ?? null;
+    const args = intent ? (intent.running ? intent.args : null) : fallback;
+    if (!args) return;
+    try {
+      await this.startInner(args);
+      log.info({ source: intent ? 'state' : 'config' }, `${this.name} resumed`);
+    } catch (err) {
+      log.error({ err }, `${this.name} could not be started at boot`);
+    }
+  }
+
+  private async startInner(args: A): Promise<S> {
+    const status = await this.inner.start(args);
+    this.lastArgs = args;
+    this.onStarted(args);
+    return status;
   }
 }
 
@@ -196,31 +207,13 @@ export async function startDaemon(config: Config, log: Logger, opts: { version: 
     metrics,
   });
 
-  const syncerControl = new PersistentSyncer(
-    {
-      start: async (args) => {
-        const s = await syncer.start(args);
-        syncerArgsForPassthrough = args;
-        return s;
-      },
-      stop: () => syncer.stop(),
-      status: () => syncer.status(),
-    },
-    state,
-  );
-  const serverControl = new PersistentServer(
-    {
-      start: async (args) => {
-        const s = await server.start(args);
-        serverArgsNow = args;
-        noteServerAddress(reportAs, args.addr, server.port);
-        return s;
-      },
-      stop: () => server.stop(),
-      status: () => server.status(),
-    },
-    state,
-  );
+  const syncerControl = new PersistentControl<SyncerArgs, SyncerStatus>('syncer', syncer, state, (args) => {
+    syncerArgsForPassthrough = args;
+  });
+  const serverControl = new PersistentControl<ServerArgs, ServerStatus>('server', server, state, (args) => {
+    serverArgsNow = args;
+    noteServerAddress(reportAs, args.addr, server.port);
+  });
   let serverArgsNow: ServerArgs | null = null;
   cluster?.setServerArgs(() => serverArgsNow);
   if (cluster) cluster.onLeaderStart((args) => (syncerArgsForPassthrough = args));
@@ -256,30 +249,9 @@ export async function startDaemon(config: Config, log: Logger, opts: { version: 
   let closing = false;
   // Restore: what the API persisted wins; otherwise the config file's sections. In cluster mode the syncer
   // intent is the cluster's (etcd), applied by the leader once elected.
-  const syncerIntent = cluster ? null : await state.read<SyncerArgs>('syncer');
-  const syncerBoot = cluster ? null : syncerIntent ? (syncerIntent.running ? syncerIntent.args : null) : config.syncer;
   if (cluster && config.syncer) log.warn('cluster mode: the config file\'s syncer section is ignored; start the syncer through the admin API');
-  if (syncerBoot) {
-    try {
-      await syncer.start(syncerBoot);
-      syncerArgsForPassthrough = syncerBoot;
-      log.info({ source: syncerIntent ? 'state' : 'config' }, 'syncer resumed');
-    } catch (err) {
-      log.error({ err }, 'syncer could not be started at boot');
-    }
-  }
-  const serverIntent = await state.read<ServerArgs>('server');
-  const serverBoot = serverIntent ? (serverIntent.running ? serverIntent.args : null) : config.server;
-  if (serverBoot) {
-    try {
-      await server.start(serverBoot);
-      noteServerAddress(reportAs, serverBoot.addr, server.port);
-      serverArgsNow = serverBoot;
-      log.info({ source: serverIntent ? 'state' : 'config', addr: serverBoot.addr }, 'replica server resumed');
-    } catch (err) {
-      log.error({ err }, 'replica server could not be started at boot');
-    }
-  }
+  if (!cluster) await syncerControl.restore(config.syncer, log);
+  await serverControl.restore(config.server, log);
 
   const { host, port } = parseHostPort(config.admin.listen, 'admin.listen');
   await admin.listen({ host, port });
