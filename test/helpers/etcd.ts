@@ -17,13 +17,12 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { accessSync, closeSync, constants as fsConstants, openSync, readFileSync, rmSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
-import type { Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { pathToFileURL } from 'node:url';
-import type { Writable } from 'node:stream';
 import { getFreePorts } from './ports.js';
+import { onExitOrFatalSignal, spawnReaper } from './cleanup.js';
 
 // ---------------------------------------------------------------------------------------------------------
 // Public types
@@ -101,7 +100,6 @@ export function findEtcdBinaries(): EtcdBinaries {
 const liveProcesses = new Map<number, ChildProcess>();
 const liveDirs = new Set<string>();
 let hooksInstalled = false;
-let reaperStdin: Writable | null = null;
 
 const REAPER = `
 trap '' INT HUP TERM
@@ -133,33 +131,13 @@ function cleanupSync(): void {
   liveDirs.clear();
 }
 
-const FATAL_SIGNALS: readonly NodeJS.Signals[] = ['SIGTERM', 'SIGINT', 'SIGHUP'];
-
-function onFatalSignal(signal: NodeJS.Signals): void {
-  cleanupSync();
-  for (const s of FATAL_SIGNALS) process.off(s, onFatalSignal);
-  if (process.listenerCount(signal) === 0) process.kill(process.pid, signal);
-}
+let tellReaper: (line: string) => void = () => undefined;
 
 function installHooks(): void {
   if (hooksInstalled) return;
   hooksInstalled = true;
-  process.on('exit', cleanupSync);
-  for (const s of FATAL_SIGNALS) process.on(s, onFatalSignal);
-  const reaper = spawn('/bin/sh', ['-c', REAPER, 'binlog-proxy-etcd-reaper'], { stdio: ['pipe', 'ignore', 'ignore'] });
-  const lose = (): void => {
-    reaperStdin = null;
-  };
-  reaper.once('error', lose);
-  reaper.once('exit', lose);
-  reaper.stdin.on('error', lose);
-  reaper.unref();
-  (reaper.stdin as Socket).unref();
-  reaperStdin = reaper.stdin;
-}
-
-function tellReaper(line: string): void {
-  reaperStdin?.write(`${line}\n`);
+  onExitOrFatalSignal(cleanupSync);
+  tellReaper = spawnReaper(REAPER, 'binlog-proxy-etcd-reaper');
 }
 
 function trackProcess(child: ChildProcess): void {

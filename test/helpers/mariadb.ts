@@ -12,13 +12,12 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, openSync, readFileSync, readSync, rmSync, statSync } from 'node:fs';
 import { cp, mkdir, mkdtemp, rm } from 'node:fs/promises';
-import type { Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import type { Writable } from 'node:stream';
 import mysql from 'mysql2/promise';
 import type { Connection, ConnectionOptions, Pool, RowDataPacket } from 'mysql2/promise';
 import { getFreePort } from './ports.js';
+import { onExitOrFatalSignal, spawnReaper } from './cleanup.js';
 
 // ---------------------------------------------------------------------------------------------------------
 // Public types
@@ -296,7 +295,6 @@ const MAX_SOCKET_PATH = 107;
 let rootDir: string | null = null;
 let rootDirPromise: Promise<string> | null = null;
 let templatePromise: Promise<string> | null = null;
-let reaperStdin: Writable | null = null;
 let exitHookInstalled = false;
 let nextServerId = 101;
 let nextInstanceNo = 1;
@@ -312,46 +310,17 @@ function onProcessExit(): void {
   if (rootDir !== null) rmSync(rootDir, { recursive: true, force: true, maxRetries: 3 });
 }
 
-const FATAL_SIGNALS: readonly NodeJS.Signals[] = ['SIGTERM', 'SIGINT', 'SIGHUP'];
-
-// vitest stops its fork workers with SIGTERM, which skips 'exit' hooks: clean up, then let the signal do
-// what it would have done (unless someone else handles it).
-function onFatalSignal(signal: NodeJS.Signals): void {
-  onProcessExit();
-  for (const s of FATAL_SIGNALS) process.off(s, onFatalSignal);
-  if (process.listenerCount(signal) === 0) process.kill(process.pid, signal);
-}
-
-function startReaper(root: string): void {
-  const reaper = spawn('/bin/sh', ['-c', REAPER_SCRIPT, 'binlog-proxy-mariadb-reaper', root], {
-    stdio: ['pipe', 'ignore', 'ignore'],
-    detached: false,
-  });
-  const lose = (): void => {
-    reaperStdin = null;
-  };
-  reaper.once('error', lose);
-  reaper.once('exit', lose);
-  reaper.stdin.on('error', lose);
-  reaper.unref();
-  (reaper.stdin as Socket).unref();
-  reaperStdin = reaper.stdin;
-}
-
-function tellReaper(line: string): void {
-  reaperStdin?.write(`${line}\n`);
-}
+let tellReaper: (line: string) => void = () => undefined;
 
 function processRoot(): Promise<string> {
   if (rootDirPromise === null) {
     if (!exitHookInstalled) {
-      process.on('exit', onProcessExit);
-      for (const s of FATAL_SIGNALS) process.on(s, onFatalSignal);
+      onExitOrFatalSignal(onProcessExit);
       exitHookInstalled = true;
     }
     rootDirPromise = mkdtemp(path.join(tmpdir(), 'bp-mdb-')).then((dir) => {
       rootDir = dir;
-      startReaper(dir);
+      tellReaper = spawnReaper(REAPER_SCRIPT, 'binlog-proxy-mariadb-reaper', [dir]);
       return dir;
     });
   }
