@@ -12,6 +12,7 @@ import type { LeaderTerm } from '../../src/cluster/types.js';
 import type { SyncerArgs } from '../../src/config/config.js';
 import { createLogger } from '../../src/logger.js';
 import type { SyncerStatus } from '../../src/syncer/types.js';
+import { syncerStatusOf } from '../helpers/syncer-status.js';
 
 function emit(ev: string, fields: Record<string, unknown> = {}): void {
   process.stdout.write(`${JSON.stringify({ ev, t: Date.now(), ...fields })}\n`);
@@ -36,29 +37,10 @@ let running = false;
 let writes = 0;
 
 function status(): SyncerStatus {
-  return {
-    status: running ? 'running' : 'stopped',
-    mysql_addr: null,
-    mysql_user: null,
-    syncer_id: null,
-    syncer_uuid: null,
-    semi_sync: false,
-    flavor: null,
-    master_server_id: null,
-    master_server_uuid: null,
-    master_version: null,
-    executed_gtid_set: '',
-    purged_gtid_set: '',
-    current_gtid: null,
-    last_binlog_file: null,
-    last_file_position: null,
-    seconds_behind_master: null,
-    last_error: null,
-    counters: { events_received: 0, bytes_received: 0, transactions_stored: writes, heartbeats_received: 0, reconnects: 0, checksum_errors: 0 },
-  };
+  return syncerStatusOf({ running, transactionsStored: writes });
 }
 
-const self = { name, adminUrl: `http://127.0.0.1:1/${name}`, serverAddr: `${name}.invalid:3307` };
+const self = { name, adminUrl: `http://${name}.invalid/`, serverAddr: `${name}.invalid:3307` };
 const coordinator = new EtcdCoordinator({
   self,
   etcd: { hosts: env('CHILD_ETCD') },

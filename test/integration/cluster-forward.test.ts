@@ -17,6 +17,7 @@ import type { ServerStatus } from '../../src/server/types.js';
 import type { SyncerStatus } from '../../src/syncer/types.js';
 import { startEtcd, type EtcdInstance } from '../helpers/etcd.js';
 import { getFreePort } from '../helpers/ports.js';
+import { syncerStatusOf } from '../helpers/syncer-status.js';
 
 const logger = createLogger(process.env.CLUSTER_TEST_LOG ?? 'silent');
 const TTL_MS = 2000;
@@ -50,26 +51,7 @@ async function until<T>(fn: () => T | Promise<T>, what: string, timeoutMs = 10_0
 }
 
 function syncerStatus(running: boolean, args: SyncerArgs | null): SyncerStatus {
-  return {
-    status: running ? 'running' : 'stopped',
-    mysql_addr: args?.mysql_addr ?? null,
-    mysql_user: args?.mysql_user ?? null,
-    syncer_id: args?.syncer_id ?? null,
-    syncer_uuid: null,
-    semi_sync: false,
-    flavor: null,
-    master_server_id: null,
-    master_server_uuid: null,
-    master_version: null,
-    executed_gtid_set: '',
-    purged_gtid_set: '',
-    current_gtid: null,
-    last_binlog_file: null,
-    last_file_position: null,
-    seconds_behind_master: null,
-    last_error: null,
-    counters: { events_received: 0, bytes_received: 0, transactions_stored: 0, heartbeats_received: 0, reconnects: 0, checksum_errors: 0 },
-  };
+  return syncerStatusOf({ running, args });
 }
 
 /** A recording stand-in for the daemon's syncer. */
