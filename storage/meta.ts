@@ -30,11 +30,13 @@ export class MetaSection {
     await this.db.del(sectionKey(this.name, key), { sync: true });
   }
 
-  /** Every entry, sorted by key bytes. */
-  async entries(): Promise<Array<[string, Buffer]>> {
+  /** The entries with gte <= key < lt (every entry without bounds), sorted by key bytes. */
+  async entries(range: { gte?: string; lt?: string } = {}): Promise<Array<[string, Buffer]>> {
     this.assertOpen();
     const r = sectionRange(this.name);
-    const all = await this.db.iterator({ gte: r.gte, lt: r.lt }).all();
+    const gte = range.gte !== undefined ? sectionKey(this.name, range.gte) : r.gte;
+    const lt = range.lt !== undefined ? sectionKey(this.name, range.lt) : r.lt;
+    const all = await this.db.iterator({ gte, lt }).all();
     return all.map(([k, v]) => [decodeSectionKey(this.name, k), v]);
   }
 }

@@ -9,7 +9,7 @@ export interface SectionLike {
   get(key: string): Promise<Buffer | undefined>;
   put(key: string, value: Buffer | string): Promise<void>;
   del(key: string): Promise<void>;
-  entries(): Promise<Array<[string, Buffer]>>;
+  entries(range?: { gte?: string; lt?: string }): Promise<Array<[string, Buffer]>>;
 }
 
 export class SectionKvRange implements KvRange {
@@ -28,12 +28,8 @@ export class SectionKvRange implements KvRange {
   }
 
   async *iterate(opts: { gte?: Buffer; lt?: Buffer }): AsyncIterable<[Buffer, Buffer]> {
-    const gte = opts.gte?.toString('hex');
-    const lt = opts.lt?.toString('hex');
-    for (const [k, v] of await this.section.entries()) {
-      if (gte !== undefined && k < gte) continue;
-      if (lt !== undefined && k >= lt) break;
-      yield [Buffer.from(k, 'hex'), v];
-    }
+    // The range goes to LevelDB (hex keeps the byte order), rather than reading the whole section.
+    const range = { gte: opts.gte?.toString('hex'), lt: opts.lt?.toString('hex') };
+    for (const [k, v] of await this.section.entries(range)) yield [Buffer.from(k, 'hex'), v];
   }
 }

@@ -1,4 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openStore, type BinlogStore } from '../../../storage/index.js';
+import { SectionKvRange } from '../../../src/discovery/kv-section.js';
 import { DiscoveryError } from '../../../src/discovery/errors.js';
 import { LevelKvRange, openBufferLevel, prefixEnd, type BufferLevel } from '../../../src/discovery/kv-level.js';
 import {
@@ -59,6 +61,17 @@ let db: BufferLevel;
 let levelNo = 0;
 const ownDbs: Array<{ db: BufferLevel; dir: string }> = [];
 
+const binlogStores: Array<{ store: BinlogStore; dir: string }> = [];
+
+/** What the daemon uses: a named section of the binlog store. */
+async function binlogStoreSection(): Promise<KvRange> {
+  const d = await makeTempDir('bp-disc-store-');
+  const store = await openStore(d);
+  binlogStores.push({ store, dir: d });
+  await store.section('other').put('neighbour', 'x');
+  return new SectionKvRange(store.section('discovery'));
+}
+
 async function ownLevel(): Promise<KvRange> {
   const d = await makeTempDir('bp-disc-');
   const own = await openBufferLevel(d);
@@ -80,12 +93,17 @@ afterAll(async () => {
     await o.db.close();
     await removeTempDir(o.dir);
   }
+  for (const b of binlogStores) {
+    await b.store.close();
+    await removeTempDir(b.dir);
+  }
 });
 
 const impls: Impl[] = [
   { name: 'MemoryKvRange', make: async () => new MemoryKvRange() },
   { name: 'LevelKvRange (prefixed)', make: async () => new LevelKvRange(db, Buffer.from(`d${levelNo++}/`)) },
   { name: 'LevelKvRange (whole db, own dir)', make: ownLevel },
+  { name: "SectionKvRange (the daemon's store)", make: binlogStoreSection },
 ];
 
 for (const impl of impls) {
