@@ -176,6 +176,7 @@ export async function startDaemon(config: Config, log: Logger, opts: { version: 
     durability: config.storage.durability,
     groupCommitDelayMs: config.storage.groupCommitDelayMs,
     serveBeforeSync: config.storage.serveBeforeSync,
+    leveldb: { compression: config.storage.compression },
   });
   const metrics = new Metrics();
   const identity = await loadIdentity(store, config);

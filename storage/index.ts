@@ -18,7 +18,9 @@
  *
  *   Readers (many: the replica-facing server)
  *   store.openReader({ from, follow, signal })        async iterator of StoredUnit[] batches: stored history,
- *                                                     then the live tail (no polling), until return()/abort
+ *                                                     then the live tail (no polling), until return()/abort;
+ *                                                     with `packed: true`, runs of whole transactions come as
+ *                                                     PackedUnits (no object per unit; unpackUnit() expands)
  *   store.locate(from)                                where a reader would start: { seq } | { file, pos } (any
  *                                                     event boundary) | { gtids } | { timestamp } | 'oldest' | 'end'
  *   store.findFirstNotContained(gtids)                first transaction not in a MySQL set / MariaDB position
@@ -37,7 +39,7 @@
  */
 export { openStore, BinlogStore } from './store.js';
 export { MetaSection } from './meta.js';
-export { StoreReader } from './reader.js';
+export { StoreReader, unpackUnit } from './reader.js';
 export { StorageError, type StorageErrorCode } from './errors.js';
 export { splitEvents } from './records.js';
 export { FORMAT_VERSION, MIGRATIONS, migrate, type Migration } from './migrations.js';
@@ -48,9 +50,11 @@ export type {
   FileInfo,
   Flavor,
   Location,
+  PackedUnits,
   PurgeOptions,
   PurgeResult,
   ReadFrom,
+  ReadItem,
   ReadOptions,
   StoredUnit,
   StoreOptions,

@@ -17,8 +17,8 @@ import type { Iterator as LevelIterator } from 'classic-level';
 import { StorageError } from './errors.js';
 import { decodeLogKey, logKey, logRange, SUB_CHECKPOINT } from './keys.js';
 import type { Db } from './log-io.js';
-import { decodeSegment, type LogRecord, type UuidCache } from './records.js';
-import type { Location, StoredUnit } from './types.js';
+import { checkRecordAt, checkSegmentFormat, decodeRecordAt, decodeSegment, recordAt, UuidCache, type LogRecord } from './records.js';
+import type { Location, PackedUnits, ReadItem, StoredUnit } from './types.js';
 
 /** A segment value as written, kept by the store's tail cache. */
 export interface CachedSegment {
@@ -31,9 +31,68 @@ export interface CachedSegment {
   units?: StoredUnit[];
 }
 
+/**
+ * Segments read from disk, shared by the readers of a store: readers at nearby positions (a fan-out of
+ * replicas catching up together) read each segment from LevelDB once instead of once each. Holds whole
+ * segments (key sub 0) by the sequence of their first unit, oldest dropped first, up to `maxBytes`. Segments
+ * that are durable never change (a key is written once; purge only removes keys readers can no longer reach),
+ * so nothing needs invalidating; recoverWrites() clears it anyway.
+ */
+export class SharedReadCache {
+  private readonly segs = new Map<number, Buffer>();
+  private bytes = 0;
+  /** Reads in flight, by the unit at the cursor of the reader that started them. */
+  private readonly inflight = new Map<number, Promise<unknown>>();
+
+  constructor(private readonly maxBytes: number) {}
+
+  get(keySeq: number): Buffer | undefined {
+    return this.segs.get(keySeq);
+  }
+
+  /** A read in flight that starts at unit `seq` (settles when its segments are in the cache). */
+  pending(seq: number): Promise<unknown> | undefined {
+    return this.inflight.get(seq);
+  }
+
+  reading(seq: number, read: Promise<unknown>): void {
+    if (this.inflight.has(seq)) return;
+    const settled = read.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.inflight.set(seq, settled);
+    void settled.then(() => {
+      if (this.inflight.get(seq) === settled) this.inflight.delete(seq);
+    });
+  }
+
+  put(keySeq: number, value: Buffer): void {
+    if (value.length > this.maxBytes >> 2 || this.segs.has(keySeq)) return;
+    this.segs.set(keySeq, value);
+    this.bytes += value.length;
+    if (this.bytes <= this.maxBytes) return;
+    for (const [k, v] of this.segs) {
+      this.segs.delete(k);
+      this.bytes -= v.length;
+      if (this.bytes <= this.maxBytes) break;
+    }
+  }
+
+  clear(): void {
+    this.segs.clear();
+    this.inflight.clear();
+    this.bytes = 0;
+  }
+}
+
 /** What a reader needs from the store. */
 export interface ReaderHost {
   readonly db: Db;
+  /** Segments other readers read from disk recently (null: no sharing). */
+  readonly readCache: SharedReadCache | null;
+  /** Open readers. */
+  readerCount(): number;
   durableSeq(): number;
   /** The last unit readers may get: durableSeq, or later with serveBeforeSync (those are in the tail cache). */
   visibleSeq(): number;
@@ -48,7 +107,7 @@ export interface ReaderHost {
    */
   addWaiter(seq: number, wake: () => void, durable?: boolean): void;
   removeWaiter(wake: () => void): void;
-  unregister(reader: StoreReader): void;
+  unregister(reader: StoreReader<ReadItem>): void;
 }
 
 export function toStoredUnit(r: LogRecord, file: string): StoredUnit {
@@ -68,7 +127,32 @@ export function toStoredUnit(r: LogRecord, file: string): StoredUnit {
   };
 }
 
-export class StoreReader implements AsyncIterableIterator<StoredUnit[]> {
+/** A run being collected by a packed reader. */
+interface OpenRun {
+  firstSeq: number;
+  fileNo: number;
+  records: number[];
+}
+
+/**
+ * Segments found to be one run of whole transactions of one file, from their first record (the common case):
+ * the record offsets, shared by the packed readers that take the same segment value from the shared cache.
+ */
+const WHOLE_RUNS = new WeakMap<Buffer, { fileNo: number; records: number[] }>();
+
+/** Conversions of packed units (their fallback, rare, path): a cache of its own. */
+const unpackUuids = new UuidCache();
+
+/** Unit `i` of a packed run as a StoredUnit. */
+export function unpackUnit(run: PackedUnits, i: number): StoredUnit {
+  return toStoredUnit(decodeRecordAt(run.value, run.records[i]!, run.firstSeq + i, unpackUuids), run.file);
+}
+
+/**
+ * Yields batches of `T`: StoredUnit, or with `packed` (T = ReadItem) runs of whole transactions as PackedUnits
+ * (one object per run of a segment instead of one per unit) and StoredUnits for the rest.
+ */
+export class StoreReader<T extends ReadItem = StoredUnit> implements AsyncIterableIterator<T[]> {
   /** Next piece to yield. */
   private seq: number;
   private chunk: number;
@@ -79,6 +163,8 @@ export class StoreReader implements AsyncIterableIterator<StoredUnit[]> {
   private prefetch: Promise<Array<[Buffer, Buffer]>> | null = null;
   /** Exclusive upper bound (in units) of the open iterator. */
   private itEnd = 0;
+  /** The cursor is at the first unit of a segment on disk (its key is logKey(seq, 0)). */
+  private atSegmentStart = false;
   private done = false;
   private busy = false;
   /** Ends the current wait for the tail, if any. */
@@ -92,6 +178,7 @@ export class StoreReader implements AsyncIterableIterator<StoredUnit[]> {
     private readonly follow: boolean,
     private readonly batchBytes: number,
     private readonly signal: AbortSignal | undefined,
+    private readonly packed = false,
   ) {
     this.seq = start.seq;
     this.chunk = start.chunk;
@@ -115,7 +202,7 @@ export class StoreReader implements AsyncIterableIterator<StoredUnit[]> {
     return this;
   }
 
-  async next(): Promise<IteratorResult<StoredUnit[]>> {
+  async next(): Promise<IteratorResult<T[]>> {
     if (this.busy) throw new StorageError('ERR_STORAGE_BUSY', 'StoreReader.next() called while a previous next() is pending');
     this.busy = true;
     try {
@@ -129,7 +216,7 @@ export class StoreReader implements AsyncIterableIterator<StoredUnit[]> {
   }
 
   /** Ends the reader at once, even while next() is waiting for the tail. */
-  async return(): Promise<IteratorResult<StoredUnit[]>> {
+  async return(): Promise<IteratorResult<T[]>> {
     this.cancel();
     await this.finish();
     return { done: true, value: undefined };
@@ -169,7 +256,7 @@ export class StoreReader implements AsyncIterableIterator<StoredUnit[]> {
     if (it !== null) await it.close(); // waits for a read-ahead in flight
   }
 
-  private async read(): Promise<IteratorResult<StoredUnit[]>> {
+  private async read(): Promise<IteratorResult<T[]>> {
     for (;;) {
       if (this.done || this.host.isClosed() || this.signal?.aborted === true) {
         await this.finish();
@@ -188,43 +275,75 @@ export class StoreReader implements AsyncIterableIterator<StoredUnit[]> {
       }
       const units = await this.readSome();
       if (units.length > 0) {
-        this.hold = units[0]!.seq;
+        const first = units[0]!;
+        this.hold = 'packed' in first ? first.firstSeq : first.seq;
         return { done: false, value: units };
       }
     }
   }
 
-  /** One batch from the open iterator, the tail cache, or a new iterator. May be empty (checkpoints only). */
-  private async readSome(): Promise<StoredUnit[]> {
+  /** One batch from the shared cache, the open iterator, the tail cache, or a new iterator. May be empty. */
+  private async readSome(): Promise<T[]> {
+    const shared = this.host.readCache;
+    if (shared !== null && this.chunk === 0) {
+      // A segment that starts at the cursor, read by another reader (the key of a segment is its first unit),
+      // or being read by one: then wait for that read rather than read the same bytes again.
+      let value = shared.get(this.seq);
+      if (value === undefined) {
+        const pending = shared.pending(this.seq);
+        if (pending !== undefined) {
+          await pending;
+          value = shared.get(this.seq);
+        }
+      }
+      if (value !== undefined && this.seq <= this.host.durableSeq()) {
+        // The open iterator (if any) is behind the cursor now. A new one opened at the next miss starts its
+        // seek on LevelDB's thread (a seek() of this one would run on this thread).
+        await this.closeIterator();
+        this.atSegmentStart = true;
+        const out: ReadItem[] = [];
+        let bytes = 0;
+        do {
+          const keySeq = this.seq;
+          this.takeSegment(keySeq, 0, value, out);
+          bytes += value.length;
+          if (this.chunk !== 0 || this.seq === keySeq) break; // cannot happen for a whole segment; be safe
+          value = bytes < this.batchBytes && this.seq <= this.host.durableSeq() ? shared.get(this.seq) : undefined;
+        } while (value !== undefined);
+        return out as T[];
+      }
+    }
     if (this.it !== null && this.seq < this.itEnd) {
-      const entries = await (this.prefetch ?? this.it.nextv(1024));
+      const entries = await (this.prefetch ?? this.readBatch(this.it));
       this.prefetch = null;
       if (entries.length === 0) {
         await this.closeIterator();
         return [];
       }
-      // Read ahead: LevelDB fetches the next batch (on its thread) while this one is decoded and consumed.
-      this.prefetch = this.it.nextv(1024);
-      // Its outcome is awaited by the next call; this only keeps a rejection unobserved after a close quiet.
-      this.prefetch.catch(() => undefined);
-      const out: StoredUnit[] = [];
+      const out: ReadItem[] = [];
       for (const [key, value] of entries) {
         const k = decodeLogKey(key);
         if (k.sub === SUB_CHECKPOINT) continue;
-        this.take(this.unitsOf(decodeSegment(k.seq, k.sub, value, this.uuids)), out);
+        this.takeSegment(k.seq, k.sub, value, out);
       }
-      return out;
+      this.atSegmentStart = true;
+      // Read ahead: LevelDB fetches the next batch (on its thread) while this one is consumed, unless another
+      // reader has (or is reading) the next segment already.
+      if (this.seq < this.itEnd && (shared === null || this.chunk !== 0 || (shared.get(this.seq) === undefined && shared.pending(this.seq) === undefined))) {
+        this.prefetch = this.readBatch(this.it);
+        // Its outcome is awaited by the next call; this only keeps a rejection unobserved after a close quiet.
+        this.prefetch.catch(() => undefined);
+      }
+      return out as T[];
     }
     await this.closeIterator();
     if (this.chunk === 0) {
       const cached = this.host.cachedFrom(this.seq, this.batchBytes);
       if (cached !== null) {
-        const out: StoredUnit[] = [];
-        for (const seg of cached) {
-          seg.units ??= this.unitsOf(decodeSegment(seg.keySeq, seg.keySub, seg.value, this.uuids));
-          this.take(seg.units, out);
-        }
-        return out;
+        this.atSegmentStart = false; // early-published one-unit segments are not the segments on disk
+        const out: ReadItem[] = [];
+        for (const seg of cached) this.takeSegment(seg.keySeq, seg.keySub, seg.value, out, seg);
+        return out as T[];
       }
     }
     // Catch up from disk: seek to the segment holding the next piece, bounded by what is durable now. A unit
@@ -234,18 +353,115 @@ export class StoreReader implements AsyncIterableIterator<StoredUnit[]> {
       await this.waitTail(this.seq - 1, true);
       return [];
     }
-    const startKey = await this.segmentKeyFor(this.seq, this.chunk);
-    this.it = this.host.db.iterator({ gte: startKey, lt: logKey(end, 0), highWaterMarkBytes: this.batchBytes });
+    // Right after a whole segment the next one starts at the cursor; else look for the segment holding it.
+    const startKey = this.atSegmentStart && this.chunk === 0 ? logKey(this.seq, 0) : await this.segmentKeyFor(this.seq, this.chunk);
+    this.it = this.host.db.iterator({ gte: startKey, lt: logKey(end, 0), highWaterMarkBytes: this.batchBytes, fillCache: false });
     this.itEnd = end;
     return [];
+  }
+
+  /**
+   * The next entries of the iterator (which is at the cursor's segment, or before it); whole segments go to
+   * the shared cache as soon as they arrive, and other readers at the cursor wait for this read.
+   */
+  private readBatch(it: LevelIterator<Db, Buffer, Buffer>): Promise<Array<[Buffer, Buffer]>> {
+    const shared = this.host.readCache;
+    const p = it.nextv(1024);
+    // Only worth it with other readers: a lone reader's cache is garbage that lives long enough to be costly.
+    if (shared === null || this.host.readerCount() < 2) return p;
+    const at = this.seq;
+    const done = p.then((entries) => {
+      for (const [key, value] of entries) {
+        const k = decodeLogKey(key);
+        if (k.sub === 0) shared.put(k.seq, value);
+      }
+      return entries;
+    });
+    if (this.chunk === 0) shared.reading(at, done);
+    return done;
   }
 
   private unitsOf(records: LogRecord[]): StoredUnit[] {
     return records.map((r) => toStoredUnit(r, this.host.fileName(r.fileNo)));
   }
 
+  /**
+   * Takes the pieces of a segment at or after the cursor into `out` (see take / takePacked). A tail-cache
+   * segment keeps its decoded units for the next plain reader.
+   */
+  private takeSegment(keySeq: number, keySub: number, value: Buffer, out: ReadItem[], cached?: CachedSegment): void {
+    if (this.packed) {
+      this.takePacked(keySeq, keySub, value, out);
+      return;
+    }
+    const units = cached?.units ?? this.unitsOf(decodeSegment(keySeq, keySub, value, this.uuids));
+    if (cached !== undefined) cached.units = units;
+    this.take(units, out);
+  }
+
+  /**
+   * take() for a packed reader, straight from the segment bytes: whole transactions at or after the cursor go
+   * into PackedUnits runs (one per file), anything else (control events, chunks, the unit a reader starts
+   * inside) is decoded into a StoredUnit as take() would.
+   */
+  private takePacked(keySeq: number, keySub: number, value: Buffer, out: ReadItem[]): void {
+    // A segment in the shared cache: other readers may take the same value (and the run found in it).
+    const shared = keySub === 0 && this.host.readCache?.get(keySeq) === value;
+    const whole = shared && keySeq === this.seq && this.chunk === 0 && this.skip === 0;
+    if (whole) {
+      // Another reader already checked this segment from its start and found one run of whole transactions.
+      const known = WHOLE_RUNS.get(value);
+      if (known !== undefined) {
+        out.push({ packed: true, firstSeq: keySeq, file: this.host.fileName(known.fileNo), fileNo: known.fileNo, value, records: known.records, shared });
+        this.seq = keySeq + known.records.length;
+        return;
+      }
+    }
+    const outAt = out.length;
+    checkSegmentFormat(keySeq, keySub, value);
+    let run: OpenRun | null = null;
+    let off = 1;
+    let seq = keySeq;
+    let chunk = keySub;
+    while (off < value.length) {
+      const end = checkRecordAt(keySeq, keySub, value, off, seq, chunk);
+      const last = recordAt.isLast(value, off);
+      if (seq > this.seq || (seq === this.seq && chunk >= this.chunk)) {
+        const fileNo = recordAt.fileNo(value, off);
+        if (seq === this.seq && chunk === 0 && last && this.skip === 0 && recordAt.isTransaction(value, off)) {
+          if (run === null || run.fileNo !== fileNo) {
+            if (run !== null) out.push(this.packedRun(run, value, shared));
+            run = { firstSeq: seq, fileNo, records: [] };
+          }
+          run.records.push(off);
+          this.seq = seq + 1;
+        } else {
+          if (run !== null) out.push(this.packedRun(run, value, shared));
+          run = null;
+          // Checks the cursor (a hole is corruption), applies `skip`, moves on.
+          this.take([toStoredUnit(decodeRecordAt(value, off, seq, this.uuids), this.host.fileName(fileNo))], out);
+        }
+      }
+      if (last) {
+        seq++;
+        chunk = 0;
+      } else {
+        chunk++;
+      }
+      off = end;
+    }
+    if (run !== null) {
+      out.push(this.packedRun(run, value, shared));
+      if (whole && out.length === outAt + 1 && run.firstSeq === keySeq) WHOLE_RUNS.set(value, { fileNo: run.fileNo, records: run.records });
+    }
+  }
+
+  private packedRun(run: OpenRun, value: Buffer, shared: boolean): PackedUnits {
+    return { packed: true, firstSeq: run.firstSeq, file: this.host.fileName(run.fileNo), fileNo: run.fileNo, value, records: run.records, shared };
+  }
+
   /** Appends the pieces at or after the cursor to `out` and moves the cursor. */
-  private take(units: StoredUnit[], out: StoredUnit[]): void {
+  private take(units: StoredUnit[], out: ReadItem[]): void {
     for (const u of units) {
       if (u.seq < this.seq || (u.seq === this.seq && u.chunk < this.chunk)) continue;
       if (u.seq !== this.seq || u.chunk !== this.chunk) {

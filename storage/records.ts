@@ -321,7 +321,11 @@ export function recordSize(m: RecordMeta, dataLength: number): number {
  */
 export function writeRecord(buf: Buffer, off: number, m: RecordMeta, events: readonly Buffer[], dataLength: number, uuids: UuidCache): number {
   let at = writeRecordHeader(buf, off, m, dataLength, uuids);
-  for (const ev of events) at += ev.copy(buf, at);
+  // TypedArray#set: about twice as fast as Buffer#copy for event-sized copies (no argument juggling in JS).
+  for (const ev of events) {
+    buf.set(ev, at);
+    at += ev.length;
+  }
   return at;
 }
 
@@ -365,52 +369,90 @@ export interface LogRecord {
   data: Buffer;
 }
 
-/** Decodes every record of the segment stored under log key (keySeq, keySub). */
-export function decodeSegment(keySeq: number, keySub: number, value: Buffer, uuids: UuidCache): LogRecord[] {
+/**
+ * Checks the framing of the record at `off` of a segment value (written by us: anything wrong is corruption)
+ * and returns its end offset. `expectChunk` is the chunk index the record must carry.
+ */
+export function checkRecordAt(keySeq: number, keySub: number, value: Buffer, off: number, seq: number, expectChunk: number): number {
+  if (off + RECORD_HEADER_LEN > value.length) throw corrupt(`log segment ${keySeq}/${keySub}: record header truncated at ${off}`);
+  const len = value.readUInt32BE(off);
+  const end = off + 4 + len;
+  const gtidLen = value[off + 7]!;
+  if (len < RECORD_HEADER_LEN - 4 + gtidLen || end > value.length) {
+    throw corrupt(`log segment ${keySeq}/${keySub}: record at ${off} has length ${len}, past the ${value.length}-byte value`);
+  }
+  const kindByte = value[off + 4]!;
+  if (kindByte > 1) throw corrupt(`log segment ${keySeq}/${keySub}: record kind ${kindByte}`);
+  const chunk = value.readUInt32BE(off + 28);
+  if (chunk !== expectChunk) throw corrupt(`log segment ${keySeq}/${keySub}: record ${seq} has chunk ${chunk}, expected ${expectChunk}`);
+  if ((value[off + 5]! & FLAG_LAST) === 0 && end !== value.length) {
+    throw corrupt(`log segment ${keySeq}/${keySub}: a chunk that does not end its unit is not alone in its value`);
+  }
+  return end;
+}
+
+/** Field readers of a record at `off` whose framing checkRecordAt() accepted (no copies, no bigints). */
+export const recordAt = {
+  isTransaction: (value: Buffer, off: number): boolean => value[off + 4] === 0,
+  isLast: (value: Buffer, off: number): boolean => (value[off + 5]! & FLAG_LAST) !== 0,
+  chunk: (value: Buffer, off: number): number => value.readUInt32BE(off + 28),
+  fileNo: (value: Buffer, off: number): number => value.readUInt32BE(off + 8),
+  dataStart: (value: Buffer, off: number): number => off + RECORD_HEADER_LEN + value[off + 7]!,
+  end: (value: Buffer, off: number): number => off + 4 + value.readUInt32BE(off),
+  /** pos as a number: exact below 2^53 (a binlog file position is at most 2^64 but in practice far below). */
+  posNumber: (value: Buffer, off: number): number => value.readUInt32BE(off + 12) * TWO_32 + value.readUInt32BE(off + 16),
+} as const;
+
+/** The GTID of the record at `off` (framing already checked by checkRecordAt), null when it has none. */
+export function recordGtid(value: Buffer, off: number, uuids: UuidCache): AnyGtid | null {
+  return readGtid(value, off + RECORD_HEADER_LEN, value[off + 6]!, value[off + 7]!, uuids);
+}
+
+/** Decodes the record at `off` (framing already checked by checkRecordAt), the `seq`-th unit of the log. */
+export function decodeRecordAt(value: Buffer, off: number, seq: number, uuids: UuidCache): LogRecord {
+  const gtidLen = value[off + 7]!;
+  return {
+    seq,
+    kind: value[off + 4] === 0 ? 'transaction' : 'control',
+    last: (value[off + 5]! & FLAG_LAST) !== 0,
+    gtid: readGtid(value, off + RECORD_HEADER_LEN, value[off + 6]!, gtidLen, uuids),
+    fileNo: value.readUInt32BE(off + 8),
+    pos: value.readBigUInt64BE(off + 12),
+    unitPos: value.readBigUInt64BE(off + 20),
+    chunk: value.readUInt32BE(off + 28),
+    timestamp: value.readUInt32BE(off + 32),
+    maxTimestamp: value.readUInt32BE(off + 36),
+    data: value.subarray(off + RECORD_HEADER_LEN + gtidLen, off + 4 + value.readUInt32BE(off)),
+  };
+}
+
+/** Checks a segment value's format byte. */
+export function checkSegmentFormat(keySeq: number, keySub: number, value: Buffer): void {
   if (value.length < 1 || value[0] !== SEGMENT_FORMAT) {
     throw corrupt(`log segment ${keySeq}/${keySub}: unknown segment format ${value.length === 0 ? '(empty)' : value[0]}`);
   }
+  if (value.length === 1) throw corrupt(`log segment ${keySeq}/${keySub}: no records`);
+}
+
+/** Decodes every record of the segment stored under log key (keySeq, keySub). */
+export function decodeSegment(keySeq: number, keySub: number, value: Buffer, uuids: UuidCache): LogRecord[] {
+  checkSegmentFormat(keySeq, keySub, value);
   const out: LogRecord[] = [];
   let off = 1;
   let seq = keySeq;
   let expectChunk = keySub;
   while (off < value.length) {
-    if (off + RECORD_HEADER_LEN > value.length) throw corrupt(`log segment ${keySeq}/${keySub}: record header truncated at ${off}`);
-    const len = value.readUInt32BE(off);
-    const end = off + 4 + len;
-    const gtidLen = value[off + 7]!;
-    if (len < RECORD_HEADER_LEN - 4 + gtidLen || end > value.length) {
-      throw corrupt(`log segment ${keySeq}/${keySub}: record at ${off} has length ${len}, past the ${value.length}-byte value`);
-    }
-    const kindByte = value[off + 4]!;
-    if (kindByte > 1) throw corrupt(`log segment ${keySeq}/${keySub}: record kind ${kindByte}`);
-    const last = (value[off + 5]! & FLAG_LAST) !== 0;
-    const chunk = value.readUInt32BE(off + 28);
-    if (chunk !== expectChunk) throw corrupt(`log segment ${keySeq}/${keySub}: record ${seq} has chunk ${chunk}, expected ${expectChunk}`);
-    const dataStart = off + RECORD_HEADER_LEN + gtidLen;
-    out.push({
-      seq,
-      kind: kindByte === 0 ? 'transaction' : 'control',
-      last,
-      gtid: readGtid(value, off + RECORD_HEADER_LEN, value[off + 6]!, gtidLen, uuids),
-      fileNo: value.readUInt32BE(off + 8),
-      pos: value.readBigUInt64BE(off + 12),
-      unitPos: value.readBigUInt64BE(off + 20),
-      chunk,
-      timestamp: value.readUInt32BE(off + 32),
-      maxTimestamp: value.readUInt32BE(off + 36),
-      data: value.subarray(dataStart, end),
-    });
-    if (last) {
+    const end = checkRecordAt(keySeq, keySub, value, off, seq, expectChunk);
+    const r = decodeRecordAt(value, off, seq, uuids);
+    out.push(r);
+    if (r.last) {
       seq++;
       expectChunk = 0;
     } else {
-      expectChunk = chunk + 1;
-      if (end !== value.length) throw corrupt(`log segment ${keySeq}/${keySub}: a chunk that does not end its unit is not alone in its value`);
+      expectChunk = r.chunk + 1;
     }
     off = end;
   }
-  if (out.length === 0) throw corrupt(`log segment ${keySeq}/${keySub}: no records`);
   return out;
 }
 

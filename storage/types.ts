@@ -119,6 +119,29 @@ export interface StoredUnit {
   readonly data: Buffer;
 }
 
+/**
+ * A run of whole transactions stored next to each other in one segment, as a reader opened with
+ * `packed: true` yields them instead of one StoredUnit each: no object per unit, for consumers that mostly
+ * pass the bytes on (the binlog sender). Record `i` (unit `firstSeq + i`) starts at `records[i]` of `value`;
+ * read it with `packedUnit()` / the field readers of storage/records.ts, or expand it with `unpackUnit()`.
+ * Every unit of a run is a whole transaction (chunk 0, last) of the same file, from its first byte.
+ */
+export interface PackedUnits {
+  readonly packed: true;
+  readonly firstSeq: number;
+  readonly file: string;
+  readonly fileNo: number;
+  /** The segment value (shared, read-only). */
+  readonly value: Buffer;
+  /** Offsets of the records in `value`, in log order. */
+  readonly records: readonly number[];
+  /** `value` is in the store's shared read cache: other readers may get the very same buffer. */
+  readonly shared: boolean;
+}
+
+/** What a packed reader yields: StoredUnits where a unit needs its own (control events, chunks, a cut unit). */
+export type ReadItem = StoredUnit | PackedUnits;
+
 /** A point in the log where a reader can start: chunk `chunk` of unit `seq`, `skip` bytes into its data. */
 export interface Location {
   seq: number;
@@ -148,6 +171,8 @@ export interface ReadOptions {
   signal?: AbortSignal;
   /** Target bytes per yielded batch (default: the store's readBatchBytes). */
   batchBytes?: number;
+  /** Yield runs of whole transactions as PackedUnits (see ReadItem); default false. */
+  packed?: boolean;
 }
 
 export interface PurgeOptions {
@@ -191,7 +216,10 @@ export interface StoreOptions {
   serveBeforeSync?: boolean;
   /** A group is written at once when it reaches this many bytes (default 512 KiB). */
   groupCommitBytes?: number;
-  /** append() waits for the disk when this many bytes are queued (default 2 MiB, at least 2 groups). */
+  /**
+   * append() waits for the disk when this many bytes are queued (default 16 MiB, at least 2 groups). Queued
+   * units are bytes in slabs; below this limit a writer never holds units (JS objects) back waiting for the disk.
+   */
   maxPendingBytes?: number;
   /** Target size of a log segment value (default 64 KiB; measured, see bench/storage.ts). */
   segmentBytes?: number;
@@ -203,8 +231,13 @@ export interface StoreOptions {
   checkpointUnits?: number;
   /** Recently written segments kept in memory for readers following the tail (default 4 MiB). */
   tailCacheBytes?: number;
+  /**
+   * Segments read from disk kept for other readers (default 16 MiB; 0: none): readers at nearby positions,
+   * e.g. many replicas catching up at once, then read each segment from LevelDB once.
+   */
+  readCacheBytes?: number;
   /** Bytes per reader batch (default 1 MiB). */
   readBatchBytes?: number;
-  /** LevelDB knobs. */
+  /** LevelDB knobs. `compression` (snappy) is off by default: a store takes about the space of the binlog files. */
   leveldb?: { writeBufferSize?: number; cacheSize?: number; compression?: boolean; maxOpenFiles?: number };
 }

@@ -68,7 +68,7 @@ export interface Config {
     maxInstances: number;
   };
   retention: { maxAgeMs: number | null; maxSizeBytes: number | null; checkIntervalMs: number };
-  storage: { durability: 'group' | 'fsync'; groupCommitDelayMs: number; serveBeforeSync: boolean };
+  storage: { durability: 'group' | 'fsync'; groupCommitDelayMs: number; serveBeforeSync: boolean; compression: boolean };
   cluster: {
     name: string;
     etcd: string[];
@@ -229,6 +229,7 @@ export function resolveConfig(input: ResolveInput): CliRequest {
       durability: f.storage?.durability ?? 'group',
       groupCommitDelayMs: parseDuration(f.storage?.groupCommitDelay ?? '0ms', 'storage.groupCommitDelay'),
       serveBeforeSync: f.storage?.serveBeforeSync ?? false,
+      compression: f.storage?.compression ?? false,
     },
     cluster: f.cluster
       ? {
@@ -272,7 +273,7 @@ interface FileShape {
   syncer?: SyncerArgs;
   discovery?: { user?: string; password?: string; connectTimeout?: string; queryTimeout?: string; maxDepth?: number; maxInstances?: number };
   retention?: { maxAge?: string | null; maxSize?: string | null; checkInterval?: string };
-  storage?: { durability?: 'group' | 'fsync'; groupCommitDelay?: string; serveBeforeSync?: boolean };
+  storage?: { durability?: 'group' | 'fsync'; groupCommitDelay?: string; serveBeforeSync?: boolean; compression?: boolean };
   cluster?: {
     name: string;
     etcd: string[];

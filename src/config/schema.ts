@@ -156,6 +156,7 @@ export const configFileSchema = {
         durability: { type: 'string', enum: ['group', 'fsync'] },
         groupCommitDelay: { type: 'string', pattern: DURATION_PATTERN },
         serveBeforeSync: { type: 'boolean' },
+        compression: { type: 'boolean' },
       },
     },
     cluster: {

@@ -35,6 +35,14 @@ describe('resolveConfig', () => {
     expect(config.syncer).toBeNull();
     expect(config.server).toBeNull();
     expect(config.storage.durability).toBe('group');
+    expect(config.storage.compression).toBe(false);
+  });
+
+  it('storage.compression turns LevelDB snappy compression on; a wrong type names the key', () => {
+    const files = { '/c.yaml': 'storage: { compression: true }\n' };
+    expect(resolve([], { BINLOG_PROXY_CONFIG: '/c.yaml' }, files).config.storage.compression).toBe(true);
+    const bad = { '/c.yaml': 'storage: { compression: "yes" }\n' };
+    expect(() => resolve([], { BINLOG_PROXY_CONFIG: '/c.yaml' }, bad)).toThrow(/storage\.compression/);
   });
 
   it('flags override env which overrides the file', () => {
