@@ -111,11 +111,28 @@ export class PacketReader {
     return out.length === 0 ? EMPTY : out;
   }
 
+  /** Sequence id of the packet nextPayload() returned last (of its last physical packet). */
+  lastSequence = 0;
+  /** nextPayload(true) returned the payload without its first byte, a 0x00. */
+  lastDroppedOk = false;
+
   /**
    * The next complete logical packet, or `undefined` when more input is needed.
    * Throws ProtocolError ERR_PACKET_SEQUENCE / ERR_PACKET_TOO_LARGE; the reader is unusable afterwards.
    */
   next(): Packet | undefined {
+    const payload = this.nextPayload();
+    return payload === undefined ? undefined : { seq: this.lastSequence, payload };
+  }
+
+  /**
+   * next() without a Packet object per packet (a dump stream reads one per event): the sequence id is in
+   * lastSequence. With `dropOk`, a payload that starts with 0x00 (a binlog event of a dump stream) comes back
+   * without that byte, and lastDroppedOk says so (one view per event instead of the payload and a view of it);
+   * a payload of a split (0xFFFFFF) packet is returned whole.
+   */
+  nextPayload(dropOk = false): Buffer | undefined {
+    this.lastDroppedOk = false;
     for (;;) {
       if (this.queued < PACKET_HEADER_SIZE) return undefined;
       this.peekHeader();
@@ -137,7 +154,15 @@ export class PacketReader {
       if (this.queued < PACKET_HEADER_SIZE + length) return undefined;
 
       this.consume(PACKET_HEADER_SIZE);
-      const payload = this.take(length);
+      let payload: Buffer;
+      // After consume(), chunks[head] holds the next byte (headOffset is inside it).
+      if (dropOk && length > 0 && length < MAX_PACKET_PAYLOAD && this.parts.length === 0 && this.chunks[this.head]![this.headOffset] === 0x00) {
+        this.consume(1);
+        payload = this.take(length - 1);
+        this.lastDroppedOk = true;
+      } else {
+        payload = this.take(length);
+      }
       this.expected = (seq + 1) & 0xff;
 
       if (length === MAX_PACKET_PAYLOAD) {
@@ -145,13 +170,14 @@ export class PacketReader {
         this.partsLength += length;
         continue;
       }
-      if (this.parts.length === 0) return { seq, payload };
+      this.lastSequence = seq;
+      if (this.parts.length === 0) return payload;
 
       this.parts.push(payload);
       const joined = Buffer.concat(this.parts, total);
       this.parts = [];
       this.partsLength = 0;
-      return { seq, payload: joined };
+      return joined;
     }
   }
 

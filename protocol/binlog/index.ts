@@ -3,6 +3,7 @@ export * from './constants.js';
 export { BinlogEvent, readEventHeader, asEvent, type EventHeader } from './header.js';
 export { EVENT_TYPE_OFFSET, EVENT_LEN_OFFSET, FLAGS_OFFSET, LOG_POS_OFFSET, SERVER_ID_OFFSET, TIMESTAMP_OFFSET } from './header.js';
 export { computeEventChecksum, storedEventChecksum, verifyEventChecksum, withRecomputedChecksum } from './checksum.js';
+export { ChecksumRun, CRC32_RESIDUE } from './checksum_run.js';
 export { buildEvent, type EventHeaderInit } from './event_writer.js';
 export { checksumAlgOf, postHeaderLengthOf, DEFAULT_POST_HEADER_LENGTHS, type EventContext } from './context.js';
 export {

@@ -35,7 +35,6 @@
  * pipeline then calls `sink.ack(file, end)` right after the unit that contains the event (or at once for an
  * event it does not store); the sink sends it only after everything handed over so far is durable.
  */
-import { crc32 } from 'node:zlib';
 import { decodeSemiSyncEventPacket } from '../../protocol/commands.js';
 import { OK_HEADER } from '../../protocol/constants.js';
 import { ProtocolError } from '../../protocol/errors.js';
@@ -48,13 +47,13 @@ import {
   HEARTBEAT_LOG_EVENT,
   HEARTBEAT_LOG_EVENT_V2,
   LOG_EVENT_ARTIFICIAL_F,
-  LOG_EVENT_HEADER_LEN,
   MARIADB_GTID_EVENT,
   MARIADB_GTID_LIST_EVENT,
   PREVIOUS_GTIDS_LOG_EVENT,
   ROTATE_EVENT,
 } from '../../protocol/binlog/constants.js';
 import { verifyEventChecksum } from '../../protocol/binlog/checksum.js';
+import { ChecksumRun } from '../../protocol/binlog/checksum_run.js';
 import { decodeFormatDescription, type FormatDescription } from '../../protocol/binlog/fde.js';
 import { BinlogEvent } from '../../protocol/binlog/header.js';
 import { decodeHeartbeat } from '../../protocol/binlog/heartbeat.js';
@@ -139,6 +138,11 @@ export interface PipelineOptions {
   target: DumpTarget | null;
   /** Transactions above this size are streamed to the sink (default 32 MiB). */
   largeTransactionBytes?: number;
+  /**
+   * Hold complete units until `flush()` (the caller calls it after each read from the socket), so that one CRC
+   * call checks all the events of the read (default false: each unit is checked and handed over at once).
+   */
+  holdUnits?: boolean;
   sink: PipelineSink;
 }
 
@@ -158,19 +162,6 @@ interface OpenGroup {
   streaming: boolean;
   newFile: NewFileMeta | undefined;
   acks: bigint[];
-}
-
-/** CRC-32 over a message followed by its own CRC-32 (little-endian) is this constant when the CRC matches. */
-const CRC32_RESIDUE = 0x2144df1c;
-
-/**
- * verifyEventChecksum for an event other than a FORMAT_DESCRIPTION_EVENT (no flag quirk): one CRC over the
- * whole event, trailer included, instead of a view without the trailer per event. A mismatch (or an event too
- * short for a trailer) takes the full check, which throws the detailed error.
- */
-function verifyChecksum(raw: Buffer, alg: number): void {
-  if (alg === BINLOG_CHECKSUM_ALG_CRC32 && raw.length >= LOG_EVENT_HEADER_LEN + 4 && crc32(raw) >>> 0 === CRC32_RESIDUE) return;
-  verifyEventChecksum(raw, alg);
 }
 
 /** Sequence number of a binlog file name (`bin.000123` → 123), or null for a name without one. */
@@ -200,6 +191,18 @@ export class StreamPipeline {
   private readonly largeBytes: number;
   private readonly target: DumpTarget | null;
   private readonly tracker = new TransactionTracker();
+  /**
+   * CRC32 checks of ordinary events, one zlib call per run of events received together (ChecksumRun). The run
+   * is verified (flush()) before anything reaches the sink (a unit, an ACK, a heartbeat, a located position),
+   * before an error leaves push() (a corrupted event is reported as such, whatever decoding its bytes did), and
+   * in flush() (the end of a socket read, the end of the stream): nothing of a corrupted event is ever stored
+   * or acknowledged.
+   */
+  private readonly checks = new ChecksumRun();
+  private readonly holdUnits: boolean;
+  /** holdUnits: complete units not handed to the sink yet, and `checks.added` when each was complete. */
+  private held: SyncUnit[] = [];
+  private heldAt: number[] = [];
 
   private file: string | null = null;
   /** Where the next event of `file` starts. */
@@ -226,6 +229,7 @@ export class StreamPipeline {
     this.sink = opts.sink;
     this.largeBytes = opts.largeTransactionBytes ?? 32 * 1024 * 1024;
     this.target = opts.target;
+    this.holdUnits = opts.holdUnits === true;
     this.catchingUp = opts.target !== null;
   }
 
@@ -270,15 +274,66 @@ export class StreamPipeline {
     this.handleEvent(raw, false);
   }
 
+  /**
+   * Verifies the checksums of every event received so far and hands the units held (holdUnits) to the sink.
+   * Throws ChecksumError for a corrupted event, after handing over only the units complete before it. The
+   * syncer calls it after each read from the socket and when the stream ends (so that a corrupted event just
+   * before the end is reported as such); every emission to the sink goes through it first, so the sink sees
+   * events in stream order.
+   */
+  flush(): void {
+    const held = this.held;
+    if (held.length === 0) {
+      this.checks.verify();
+      return;
+    }
+    this.held = [];
+    const heldAt = this.heldAt;
+    this.heldAt = [];
+    try {
+      this.checks.verify();
+    } catch (err) {
+      // The units complete before the bad event are stored, as if each had been checked when it completed.
+      const bad = this.checks.failedAt;
+      for (let i = 0; i < held.length && heldAt[i]! <= bad; i++) this.sink.unit(held[i]!);
+      throw err;
+    }
+    for (const u of held) this.sink.unit(u);
+  }
+
+  /** A complete unit: held until flush() (holdUnits), or checked and handed over now. */
+  private emitUnit(unit: SyncUnit): void {
+    if (this.holdUnits) {
+      this.held.push(unit);
+      this.heldAt.push(this.checks.added);
+      return;
+    }
+    this.flush();
+    this.sink.unit(unit);
+  }
+
   private currentAlg(): number {
     return this.fde ? this.fde.checksumAlg : this.fakeRotateAlg;
   }
 
   private handleEvent(raw: Buffer, needAck: boolean): void {
+    try {
+      this.handleEventUnchecked(raw, needAck);
+    } catch (err) {
+      // Whatever went wrong, a corrupted event received before is the cause to report; the units complete
+      // before the failing event are handed over (as they would have been without holding and batching).
+      this.flush();
+      throw err;
+    }
+  }
+
+  /** handleEvent before the checks of the ordinary events (see `checks`). */
+  private handleEventUnchecked(raw: Buffer, needAck: boolean): void {
     const ev = new BinlogEvent(raw);
     const type = ev.typeCode;
 
     if (type === HEARTBEAT_LOG_EVENT || type === HEARTBEAT_LOG_EVENT_V2) {
+      this.flush();
       verifyEventChecksum(raw, this.currentAlg());
       const hb = decodeHeartbeat(ev, this.currentAlg());
       const file = hb.fileName || this.file || '';
@@ -307,7 +362,9 @@ export class StreamPipeline {
         return;
       }
     } else {
-      verifyChecksum(raw, this.currentAlg());
+      const alg = this.currentAlg();
+      if (alg === BINLOG_CHECKSUM_ALG_CRC32) this.checks.add(raw);
+      else verifyEventChecksum(raw, alg);
     }
 
     if (artificial) {
@@ -354,11 +411,13 @@ export class StreamPipeline {
 
   private locate(file: string, pos: bigint): void {
     if (this.locatedAt !== null) return;
+    this.flush();
     this.locatedAt = { file, pos };
     this.sink.located(file, pos);
   }
 
   private ackNow(file: string, pos: bigint): void {
+    this.flush();
     this.sink.ack(file, pos);
   }
 
@@ -509,7 +568,7 @@ export class StreamPipeline {
       } else if (ev.typeCode === MARIADB_GTID_LIST_EVENT && this.flavor === 'mariadb') {
         unit.fileStartGtids = MariadbGtidPosition.fromList(decodeMariadbGtidList(ev, ctx).gtids).toString();
       }
-      this.sink.unit(unit);
+      this.emitUnit(unit);
       if (needAck) this.ackNow(file, end);
       return;
     }
@@ -532,10 +591,12 @@ export class StreamPipeline {
     g.count++;
     g.bytes += raw.length;
     if (g.streaming) {
+      this.flush();
       this.sink.largeEvent(raw);
     } else {
       g.events.push(raw);
       if (g.bytes > this.largeBytes && !r.complete) {
+        this.flush();
         g.streaming = true;
         const meta: LargeBegin = { file: g.file, pos: g.pos, timestamp: g.timestamp, gtid: groupGtid(g.first, ctx) };
         if (g.newFile) meta.newFile = g.newFile;
@@ -547,6 +608,8 @@ export class StreamPipeline {
     if (needAck) g.acks.push(end);
     if (!r.complete) return;
 
+    // Checked before the group closes (without holdUnits: a corrupted event leaves the transaction open).
+    if (!this.holdUnits || g.streaming) this.flush();
     this.group = null;
     const gtid = r.gtid ?? null;
     if (g.streaming) {
@@ -565,7 +628,7 @@ export class StreamPipeline {
         timestamp: g.timestamp,
       };
       if (g.newFile) unit.newFile = g.newFile;
-      this.sink.unit(unit);
+      this.emitUnit(unit);
     }
     for (const pos of g.acks) this.ackNow(file, pos);
   }

@@ -162,11 +162,14 @@ export class Syncer implements SyncerControl {
   private currentGtid: MysqlGtid | MariadbGtid | null = null;
   private lastEventTimestamp: number | null = null;
   private caughtUp = false;
+  /** Counted on the ingest path, added to the Prometheus metrics when they are read (publishMetrics). */
+  private readonly unpublished = { events: 0, bytes: 0, transactions: 0 };
 
   constructor(deps: SyncerDeps) {
     this.store = deps.store;
     this.log = deps.log.child({ component: 'syncer' });
     this.metrics = deps.metrics;
+    this.metrics.onCollect(() => this.publishMetrics());
     this.identity = deps.identity ?? {};
     const t = deps.tuning ?? {};
     this.tuning = {
@@ -466,6 +469,12 @@ export class Syncer implements SyncerControl {
         (err) => {
           idle.stop();
           if (found !== null) return;
+          try {
+            pipeline.flush();
+          } catch (checksumErr) {
+            reject(checksumErr as Error);
+            return;
+          }
           reject(err ?? new UpstreamError('ERR_UPSTREAM_CLOSED', 'the primary ended the dump before the start position was found'));
         },
       );
@@ -515,40 +524,72 @@ export class Syncer implements SyncerControl {
       fakeRotateChecksumAlg: session.checksumAlg,
       target: plan.target,
       largeTransactionBytes: this.tuning.largeTransactionBytes,
+      // Units are handed over per socket read (flush below): one CRC call for the events of a read.
+      holdUnits: true,
       sink: writer,
     });
     const idleMs = this.idleLimitMs(heartbeatMs);
     const idle = new IdleTimer(idleMs, () =>
       conn.destroy(new UpstreamError('ERR_UPSTREAM_TIMEOUT', `no packet from the primary for ${idleMs} ms (heartbeat period ${heartbeatMs} ms)`)),
     );
+    const backpressure = (): void => {
+      if (!paused && writer.pendingBytes > high) {
+        paused = true;
+        // Not reading is our choice, not the primary's silence: the idle timeout waits.
+        idle.pause();
+        conn.pauseStream();
+        this.log.debug({ pendingBytes: writer.pendingBytes }, 'storage is behind: paused reading from the primary');
+      }
+    };
     let streamError: Error | null = null;
     try {
       await new Promise<void>((resolve) => {
+        /** Counts a packet of `bytes` (the payload, with its 0x00 or semi-sync header). */
+        const received = (bytes: number): void => {
+          idle.touch();
+          if (this.state !== 'running') {
+            this.state = 'running';
+            if (this.lastError !== null && !this.lastError.fatal) this.lastError = null;
+          }
+          this.counters.events_received++;
+          this.counters.bytes_received += bytes;
+          // The Prometheus counters get these at the next scrape (publishMetrics).
+          this.unpublished.events++;
+          this.unpublished.bytes += bytes;
+        };
         conn.startStream(
           plan.command,
           (payload) => {
-            idle.touch();
-            if (this.state !== 'running') {
-              this.state = 'running';
-              if (this.lastError !== null && !this.lastError.fatal) this.lastError = null;
-            }
-            this.counters.events_received++;
-            this.counters.bytes_received += payload.length;
-            this.metrics.eventsReceived.inc();
-            this.metrics.bytesReceived.inc(payload.length);
+            received(payload.length);
             const needAck = pipeline.push(payload);
             if (needAck) conn.expectSequenceAfterAck();
-            if (!paused && writer.pendingBytes > high) {
-              paused = true;
-              // Not reading is our choice, not the primary's silence: the idle timeout waits.
-              idle.pause();
-              conn.pauseStream();
-              this.log.debug({ pendingBytes: writer.pendingBytes }, 'storage is behind: paused reading from the primary');
-            }
+            backpressure();
           },
           (err) => {
             streamError = err ?? new UpstreamError('ERR_UPSTREAM_CLOSED', 'the primary ended the binlog dump');
+            try {
+              // A corrupted event just before the end is what to report (its checksum may be pending).
+              pipeline.flush();
+            } catch (checksumErr) {
+              streamError = checksumErr as Error;
+            }
             resolve();
+          },
+          {
+            onBatchEnd: () => {
+              pipeline.flush();
+              backpressure();
+            },
+            // Without semi-sync every event packet is 0x00 + the event: the connection hands the event over
+            // as one view (pushEvent) instead of the payload and a view of it. With semi-sync, push() reads
+            // the header.
+            onEvent: session.semiSync
+              ? undefined
+              : (event) => {
+                  received(event.length + 1);
+                  pipeline.pushEvent(event);
+                  backpressure();
+                },
           },
         );
       });
@@ -576,14 +617,25 @@ export class Syncer implements SyncerControl {
   private onStored(info: StoredInfo): void {
     if (info.kind === 'transaction') {
       this.counters.transactions_stored++;
-      this.metrics.transactionsStored.inc();
+      this.unpublished.transactions++;
       // Formatted when the status is read, not for every stored transaction.
       if (info.gtid !== null) this.currentGtid = info.gtid;
     }
     if (info.timestamp > 0) this.lastEventTimestamp = info.timestamp;
     this.caughtUp = false;
     this.healthy();
-    this.metrics.upstreamLagSeconds.set(this.secondsBehind() ?? 0);
+  }
+
+  /** Adds what the stream counted since the last scrape to the Prometheus metrics; the lag as of now. */
+  private publishMetrics(): void {
+    const u = this.unpublished;
+    if (u.events > 0) this.metrics.eventsReceived.inc(u.events);
+    if (u.bytes > 0) this.metrics.bytesReceived.inc(u.bytes);
+    if (u.transactions > 0) this.metrics.transactionsStored.inc(u.transactions);
+    u.events = 0;
+    u.bytes = 0;
+    u.transactions = 0;
+    if (this.state === 'running') this.metrics.upstreamLagSeconds.set(this.secondsBehind() ?? 0);
   }
 
   /** The dump delivers (a heartbeat or a stored unit): an error left from earlier attempts is over. */

@@ -49,13 +49,15 @@ export interface StoreWriterOptions {
 
 interface QueuedOp {
   bytes: number;
-  op: () => Promise<void>;
+  /** A unit to append (the usual operation: no closure per unit), or null for `op`. */
+  unit: SyncUnit | null;
+  op: (() => Promise<void>) | null;
   /** close()'s abort of an open streamed transaction runs whatever happened before. */
   evenAfterFailure: boolean;
 }
 
 /** Placeholder for a queue slot already taken (lets its operation be collected). */
-const DONE: QueuedOp = { bytes: 0, op: () => Promise.resolve(), evenAfterFailure: false };
+const DONE: QueuedOp = { bytes: 0, unit: null, op: null, evenAfterFailure: false };
 
 export class StoreWriter implements PipelineSink {
   /** Event bytes handed to the writer and not yet accepted by storage. */
@@ -90,7 +92,7 @@ export class StoreWriter implements PipelineSink {
   private enqueue(bytes: number, op: () => Promise<void>): void {
     if (this.closed) return;
     this.pendingBytes += bytes;
-    this.queue.push({ bytes, op, evenAfterFailure: false });
+    this.queue.push({ bytes, unit: null, op, evenAfterFailure: false });
     this.startDrain();
   }
 
@@ -110,7 +112,18 @@ export class StoreWriter implements PipelineSink {
         head = -1;
       }
       try {
-        if (this.failure === null || item.evenAfterFailure) await item.op();
+        const u = item.unit;
+        if (u !== null) {
+          if (this.failure === null) {
+            // A SyncUnit is an AppendUnit (plus fields storage ignores): appended as it is, not copied.
+            const unit: AppendUnit = u;
+            const r = await this.store.append(unit);
+            this.lastSeq = r.seq;
+            this.hooks.stored({ seq: r.seq, kind: u.kind, file: u.file, endPos: r.endPos, gtid: u.gtid, timestamp: u.timestamp, bytes: u.bytes });
+          }
+        } else if (this.failure === null || item.evenAfterFailure) {
+          await item.op!();
+        }
       } catch (err) {
         this.fail(err);
       } finally {
@@ -132,22 +145,12 @@ export class StoreWriter implements PipelineSink {
   // ---- PipelineSink --------------------------------------------------------------------------------------
 
   unit(u: SyncUnit): void {
-    const unit: AppendUnit = {
-      file: u.file,
-      pos: u.pos,
-      events: u.events,
-      kind: u.kind,
-      gtid: u.gtid,
-      timestamp: u.timestamp,
-    };
-    if (u.newFile) unit.newFile = u.newFile.startGtids === undefined ? { fde: u.newFile.fde } : { ...u.newFile };
-    if (u.fileStartGtids !== undefined) unit.fileStartGtids = u.fileStartGtids;
-    this.enqueue(u.bytes, async () => {
-      const r = await this.store.append(unit);
-      this.lastSeq = r.seq;
-      this.hooks.stored({ seq: r.seq, kind: u.kind, file: u.file, endPos: r.endPos, gtid: u.gtid, timestamp: u.timestamp, bytes: u.bytes });
-    });
+    if (this.closed) return;
+    this.pendingBytes += u.bytes;
+    this.queue.push({ bytes: u.bytes, unit: u, op: null, evenAfterFailure: false });
+    this.startDrain();
   }
+
 
   largeBegin(meta: LargeBegin, events: Buffer[]): void {
     const bytes = events.reduce((n, e) => n + e.length, 0);
@@ -236,7 +239,7 @@ export class StoreWriter implements PipelineSink {
       }
     };
     // Runs even after a failure: an open streamed transaction must not block the next connection's appends.
-    this.queue.push({ bytes: 0, op: abortOpen, evenAfterFailure: true });
+    this.queue.push({ bytes: 0, unit: null, op: abortOpen, evenAfterFailure: true });
     this.startDrain();
     this.closed = true;
     await this.draining;

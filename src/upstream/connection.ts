@@ -81,6 +81,19 @@ export interface QueryResult {
 /** Handler of dump-stream packets. Return false to stop reading (backpressure) until `resumeStream()`. */
 export type StreamHandler = (payload: Buffer, seq: number) => void;
 
+export interface StreamOptions {
+  /**
+   * Called after the packets one socket read completed were handed over (a handler may work per batch); like
+   * the packet handlers, it ends the stream with the error it throws.
+   */
+  onBatchEnd?: () => void;
+  /**
+   * Packets that start with 0x00 (the events of a dump without the semi-sync header) go here without that
+   * byte, as one view each, instead of to `onPacket`.
+   */
+  onEvent?: (event: Buffer, seq: number) => void;
+}
+
 type Waiter = { resolve: (p: Buffer) => void; reject: (e: Error) => void };
 
 export class UpstreamConnection {
@@ -93,7 +106,12 @@ export class UpstreamConnection {
   private waiter: Waiter | null = null;
   private queue: Buffer[] = [];
   private closedError: Error | null = null;
-  private stream: { onPacket: StreamHandler; onEnd: (err: Error | null) => void } | null = null;
+  private stream: {
+    onPacket: StreamHandler;
+    onEnd: (err: Error | null) => void;
+    onBatchEnd: (() => void) | undefined;
+    onEvent: ((event: Buffer, seq: number) => void) | undefined;
+  } | null = null;
   private onSocketData = (chunk: Buffer): void => this.handleData(chunk);
 
   private constructor(
@@ -172,11 +190,12 @@ export class UpstreamConnection {
   /**
    * Sends a dump command and switches to streaming: every following packet goes to `onPacket` synchronously,
    * in order, as a zero-copy payload. `onEnd` is called once: with null when the stream ended normally (EOF),
-   * with the error otherwise (ERR from the server, protocol error, socket closed).
+   * with the error otherwise (ERR from the server, protocol error, socket closed). See StreamOptions for
+   * `onBatchEnd` and `onEvent`.
    */
-  startStream(command: Buffer, onPacket: StreamHandler, onEnd: (err: Error | null) => void): void {
+  startStream(command: Buffer, onPacket: StreamHandler, onEnd: (err: Error | null) => void, opts: StreamOptions = {}): void {
     if (this.waiter) throw new Error('a command is still running on this connection');
-    this.stream = { onPacket, onEnd };
+    this.stream = { onPacket, onEnd, onBatchEnd: opts.onBatchEnd, onEvent: opts.onEvent };
     this.send(command, true);
     // Packets that arrived before (none are expected) go through the stream handler.
     const pending = this.queue;
@@ -267,18 +286,41 @@ export class UpstreamConnection {
 
   private handleData(chunk: Buffer): void {
     this.reader.push(chunk);
+    let streamed = false;
     for (;;) {
-      let packet;
+      let p;
       try {
-        packet = this.reader.next();
+        p = this.reader.nextPayload(this.stream?.onEvent !== undefined);
       } catch (err) {
         this.fail(err instanceof Error ? err : new Error(String(err)));
         this.socket.destroy();
         return;
       }
-      if (!packet) return;
+      if (p === undefined) {
+        if (streamed && this.stream?.onBatchEnd) {
+          try {
+            this.stream.onBatchEnd();
+          } catch (err) {
+            this.fail(err instanceof Error ? err : new Error(String(err)));
+            this.socket.destroy();
+          }
+        }
+        return;
+      }
       if (this.stream) {
-        const p = packet.payload;
+        const onEvent = this.stream.onEvent;
+        if (onEvent !== undefined && (this.reader.lastDroppedOk || (p.length > 0 && p[0] === 0x00))) {
+          try {
+            streamed = true;
+            // A split (over 16 MiB) event comes with its 0x00.
+            onEvent(this.reader.lastDroppedOk ? p : p.subarray(1), this.reader.lastSequence);
+          } catch (err) {
+            this.fail(err instanceof Error ? err : new Error(String(err)));
+            this.socket.destroy();
+            return;
+          }
+          continue;
+        }
         if (p.length > 0 && p[0] === 0xff) {
           const s = this.stream;
           this.stream = null;
@@ -298,7 +340,8 @@ export class UpstreamConnection {
           continue;
         }
         try {
-          this.stream.onPacket(p, packet.seq);
+          streamed = true;
+          this.stream.onPacket(p, this.reader.lastSequence);
         } catch (err) {
           // The handler refused the packet (bad checksum, malformed event, ...): the stream ends with its error.
           this.fail(err instanceof Error ? err : new Error(String(err)));
@@ -308,9 +351,9 @@ export class UpstreamConnection {
       } else if (this.waiter) {
         const w = this.waiter;
         this.waiter = null;
-        w.resolve(packet.payload);
+        w.resolve(p);
       } else {
-        this.queue.push(packet.payload);
+        this.queue.push(p);
       }
     }
   }

@@ -211,7 +211,92 @@ describe('StreamPipeline: resume', () => {
   });
 });
 
+/** The packets as views into one buffer, each behind a 4-byte packet header: how a socket chunk carries them. */
+function inOneChunk(packets: Buffer[]): Buffer[] {
+  const chunk = Buffer.concat(packets.flatMap((pk) => [Buffer.from([pk.length & 0xff, (pk.length >> 8) & 0xff, pk.length >> 16, 0]), pk]));
+  const views: Buffer[] = [];
+  let at = 0;
+  for (const pk of packets) {
+    views.push(chunk.subarray(at + 4, at + 4 + pk.length));
+    at += 4 + pk.length;
+  }
+  return views;
+}
+
 describe('StreamPipeline: integrity', () => {
+  it('events received in one chunk: stores the same bytes, and a corrupted byte in any event of a group is refused with that group', () => {
+    const clean = pipeline({ file: 'bin.000001', pos: 4n, newFile: true });
+    feed(clean.p, inOneChunk(dumpStream([MARIA1], 4)));
+    expect(clean.sink.storedBytes().get('bin.000001')?.bytes.equals(fileBytes(MARIA1, 4))).toBe(true);
+
+    const all = events(MARIA1);
+    const groups = groupStarts(MARIA1);
+    for (const victimGroup of [groups[2]!, groups[5]!, groups.at(-1)!]) {
+      const members = all.map((e, i) => ({ e, i })).filter(({ e }) => e.pos >= victimGroup.pos && e.pos < victimGroup.end);
+      for (const { e, i } of members) {
+        for (const at of [5, 19, e.event.raw.length - 1]) {
+          const stream = inOneChunk(dumpStream([MARIA1], 4));
+          stream[1 + i]![1 + at]! ^= 0x04; // +1: the fake ROTATE; 1 + at: behind the 0x00
+          const { p, sink } = pipeline({ file: 'bin.000001', pos: 4n, newFile: true });
+          expect(() => feed(p, stream)).toThrow(ChecksumError);
+          // Everything before the group is stored, nothing of it (or after it).
+          expect(sink.units.at(-1)?.endPos ?? 4n).toBe(BigInt(victimGroup.pos));
+                  }
+      }
+    }
+  });
+
+  it('holdUnits: units reach the sink at flush(), the same bytes for any cut of the reads', () => {
+    const packets = inOneChunk(dumpStream([MARIA1], 4));
+    for (const readLen of [1, 2, 7, 50, packets.length]) {
+      const { p, sink } = pipeline({ file: 'bin.000001', pos: 4n, newFile: true }, { holdUnits: true });
+      for (let i = 0; i < packets.length; i += readLen) {
+        const before = sink.units.length;
+        feed(p, packets.slice(i, i + readLen));
+        // Nothing before the end of the read, unless the read held a control event's ACK or the like.
+        expect(sink.units.length).toBe(before);
+        p.flush();
+      }
+      expect(sink.storedBytes().get('bin.000001')?.bytes.equals(fileBytes(MARIA1, 4))).toBe(true);
+    }
+  });
+
+  it('holdUnits: a corrupted byte in a group stores exactly the units before it, whatever the reads', () => {
+    const all = events(MARIA1);
+    const groups = groupStarts(MARIA1);
+    for (const victimGroup of [groups[1]!, groups[4]!, groups.at(-1)!]) {
+      const members = all.map((e, i) => ({ e, i })).filter(({ e }) => e.pos >= victimGroup.pos && e.pos < victimGroup.end);
+      for (const { e, i } of members) {
+        for (const readLen of [3, 1000]) {
+          const stream = inOneChunk(dumpStream([MARIA1], 4));
+          stream[1 + i]![1 + Math.floor(e.event.raw.length / 2)]! ^= 0x20;
+          const { p, sink } = pipeline({ file: 'bin.000001', pos: 4n, newFile: true }, { holdUnits: true });
+          expect(() => {
+            for (let k = 0; k < stream.length; k += readLen) {
+              feed(p, stream.slice(k, k + readLen));
+              p.flush();
+            }
+          }).toThrow(ChecksumError);
+          expect(sink.units.at(-1)?.endPos ?? 4n).toBe(BigInt(victimGroup.pos));
+          // Once failed, the pipeline refuses to hand anything more over.
+          expect(() => p.flush()).toThrow(ChecksumError);
+        }
+      }
+    }
+  });
+
+  it('a corrupted event whose group never completes is reported when the stream ends (flush)', () => {
+    const stream = inOneChunk(dumpStream([MARIA1], 4));
+    const all = events(MARIA1);
+    // A group of at least three events: its second is corrupted, and the stream ends before its last.
+    const g = groupStarts(MARIA1).find((x) => all.filter((e) => e.pos >= x.pos && e.pos < x.end).length >= 3)!;
+    const first = all.findIndex((e) => e.pos === g.pos);
+    stream[1 + first + 1]![30]! ^= 0x01;
+    const { p } = pipeline({ file: 'bin.000001', pos: 4n, newFile: true });
+    feed(p, stream.slice(0, 1 + first + 2)); // the stream ends inside the group
+    expect(() => p.flush()).toThrow(ChecksumError);
+  });
+
   it('a corrupted event throws ChecksumError and nothing of its transaction is stored', () => {
     const stream = dumpStream([MARIA1], 4);
     const groups = groupStarts(MARIA1);

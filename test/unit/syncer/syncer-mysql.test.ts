@@ -60,7 +60,8 @@ afterAll(async () => {
 
 describe('syncer, MySQL flavour, against a scripted MySQL 8.0.45 primary', () => {
   it('syncs from the earliest file, then resumes with COM_BINLOG_DUMP_GTID and the stored executed set', async () => {
-    const syncer = new Syncer({ store, log: pino({ level: 'silent' }), metrics: new Metrics({ defaultMetrics: false }), identity: { serverUuid: '11111111-2222-4333-8444-555555555555' } });
+    const metrics = new Metrics({ defaultMetrics: false });
+    const syncer = new Syncer({ store, log: pino({ level: 'silent' }), metrics, identity: { serverUuid: '11111111-2222-4333-8444-555555555555' } });
     await syncer.start({ mysql_addr: `127.0.0.1:${primary.port}`, mysql_user: 'repl', mysql_password: 'pw', syncer_id: 4242, heartbeat_period_ms: 200 });
     await waitFor('everything stored', () => store.getState().lastFile === 'binlog.000002' && store.getState().lastPos === BigInt(FILES[1]!.buf.length));
     expect(primary.statements).toEqual([
@@ -80,6 +81,22 @@ describe('syncer, MySQL flavour, against a scripted MySQL 8.0.45 primary', () =>
     expect(s.current_gtid).toBe(`${UUID}:6`);
     await waitFor('a heartbeat', () => syncer.status().counters.heartbeats_received > 0);
     expect(syncer.status().seconds_behind_master).toBe(0);
+    // The Prometheus counters, read as a scrape reads them, hold what the syncer counted per event.
+    const scrape = async (name: string): Promise<number> => Number(/ (\d+)$/m.exec(await metrics.registry.getSingleMetricAsString(name))?.[1]);
+    const c = syncer.status().counters;
+    expect(await scrape('binlog_proxy_transactions_stored_total')).toBe(c.transactions_stored);
+    expect(c.transactions_stored).toBeGreaterThan(0);
+    // Heartbeats may arrive meanwhile: the scraped value lies between the counts before and after.
+    for (const [metric, counter] of [
+      ['binlog_proxy_events_received_total', 'events_received'],
+      ['binlog_proxy_bytes_received_total', 'bytes_received'],
+    ] as const) {
+      const before = syncer.status().counters[counter];
+      const value = await scrape(metric);
+      expect(value).toBeGreaterThanOrEqual(before);
+      expect(value).toBeLessThanOrEqual(syncer.status().counters[counter]);
+    }
+    expect(await scrape('binlog_proxy_upstream_lag_seconds')).toBe(0);
 
     // The dump connection drops: the syncer resumes by GTID (our last file is the primary's last one).
     primary.cut();

@@ -373,6 +373,67 @@ describe('UpstreamConnection: dump stream', () => {
     c.destroy();
   });
 
+  it('onBatchEnd follows the packets of each socket read; what it throws ends the stream with that error', async () => {
+    let release: () => void = () => undefined;
+    const second = new Promise<void>((r) => (release = r));
+    const port = await serve(async (s, nonce) => {
+      await nativeLogin(s, nonce);
+      await s.read();
+      // Two packets in one write, a pause until the client saw them, then one more.
+      s.writeRaw([Buffer.concat([...frameEventPacket(fakeEvent(30, 1), 1), ...frameEventPacket(fakeEvent(30, 2), 2)])]);
+      await second;
+      s.writeRaw(frameEventPacket(fakeEvent(30, 3), 3));
+    });
+    const c = await UpstreamConnection.connect(options(port));
+    const log: string[] = [];
+    const end = await new Promise<Error | null>((resolve) => {
+      c.startStream(
+        encodeComBinlogDump({ position: 4, flags: 0, serverId: 9, fileName: 'bin.000001' }),
+        (p) => log.push(`packet ${p[1 + 19]}`),
+        resolve,
+        {
+          onBatchEnd: () => {
+            log.push('batch end');
+            if (log.length === 3) release();
+            else throw new Error('refused at the end of the read');
+          },
+        },
+      );
+    });
+    expect(log).toEqual(['packet 1', 'packet 2', 'batch end', 'packet 3', 'batch end']);
+    expect(end).toMatchObject({ message: 'refused at the end of the read' });
+    expect(c.closed).toBe(true);
+  });
+
+  it('onEvent: event packets arrive without their 0x00 (a split one too); ERR still ends the stream', async () => {
+    const big = fakeEvent(17 * 1024 * 1024, 0x42);
+    const small = fakeEvent(40, 0x11);
+    const port = await serve(async (s, nonce) => {
+      await nativeLogin(s, nonce);
+      await s.read();
+      s.writeRaw(frameEventPacket(small, 1));
+      s.writeRaw(frameEventPacket(big, 2));
+      s.writeRaw(frameEventPacket(small, 4));
+      s.write(encodeErr({ code: 1236, message: 'gone' }), 5);
+    });
+    const c = await UpstreamConnection.connect(options(port));
+    const events: Buffer[] = [];
+    const packets: Buffer[] = [];
+    const end = await new Promise<Error | null>((resolve) => {
+      c.startStream(
+        encodeComBinlogDump({ position: 4, flags: 0, serverId: 9, fileName: 'bin.000001' }),
+        (p) => packets.push(Buffer.from(p)),
+        resolve,
+        { onEvent: (e) => events.push(Buffer.from(e)) },
+      );
+    });
+    expect(packets).toEqual([]);
+    expect(events.map((e) => e.length)).toEqual([small.length, big.length, small.length]);
+    expect(events[0]!.equals(small) && events[1]!.equals(big) && events[2]!.equals(small)).toBe(true);
+    expect(end).toMatchObject({ errno: 1236 });
+    c.destroy();
+  });
+
   it('ends with null on the EOF packet of a non-blocking dump', async () => {
     const port = await serve(async (s, nonce) => {
       await nativeLogin(s, nonce);

@@ -45,13 +45,17 @@ function drain(reader: PacketReader): Packet[] {
   return out;
 }
 
-function feedCuts(stream: Buffer, cuts: number[], opts?: ConstructorParameters<typeof PacketReader>[0]): Packet[] {
+function feedCuts(stream: Buffer, cuts: number[], opts?: ConstructorParameters<typeof PacketReader>[0], viaPayload = false): Packet[] {
   const reader = new PacketReader(opts);
   const out: Packet[] = [];
   let prev = 0;
   for (const c of [...cuts, stream.length]) {
     reader.push(stream.subarray(prev, c));
-    out.push(...drain(reader));
+    if (viaPayload) {
+      for (let p = reader.nextPayload(); p !== undefined; p = reader.nextPayload()) out.push({ seq: reader.lastSequence, payload: p });
+    } else {
+      out.push(...drain(reader));
+    }
     prev = c;
   }
   expect(reader.bufferedBytes).toBe(0);
@@ -94,6 +98,35 @@ describe('PacketReader on small packets', () => {
   it('decodes the stream cut at every single offset', () => {
     for (let cut = 0; cut <= stream.length; cut++) {
       expectPackets(feedCuts(stream, [cut]), payloads, lastSeqs);
+    }
+  });
+
+  it('nextPayload() and lastSequence: the same packets, cut at every single offset', () => {
+    for (let cut = 0; cut <= stream.length; cut++) {
+      expectPackets(feedCuts(stream, [cut], undefined, true), payloads, lastSeqs);
+    }
+  });
+
+  it('nextPayload(true) drops a leading 0x00 (dump events), keeps other payloads whole, at every cut', () => {
+    // The same packets with a 0x00 in front of every other one (an event packet of a dump).
+    const withOk = payloads.map((p, i) => (i % 2 === 0 ? Buffer.concat([Buffer.from([0]), p]) : p));
+    const framed = handFrame(withOk);
+    for (let cut = 0; cut <= framed.stream.length; cut++) {
+      const reader = new PacketReader();
+      const got: Array<{ payload: Buffer; dropped: boolean; seq: number }> = [];
+      for (const part of [framed.stream.subarray(0, cut), framed.stream.subarray(cut)]) {
+        reader.push(part);
+        for (let p = reader.nextPayload(true); p !== undefined; p = reader.nextPayload(true)) {
+          got.push({ payload: Buffer.from(p), dropped: reader.lastDroppedOk, seq: reader.lastSequence });
+        }
+      }
+      expect(got.map((g) => g.seq)).toEqual(framed.lastSeqs);
+      for (const [i, g] of got.entries()) {
+        // A payload that starts with 0x00 anyway (payloads[1] is [0x03], payloads[0] empty) is dropped too.
+        const expectDropped = withOk[i]!.length > 0 && withOk[i]![0] === 0;
+        expect(g.dropped).toBe(expectDropped);
+        expect(g.payload.equals(expectDropped ? withOk[i]!.subarray(1) : withOk[i]!)).toBe(true);
+      }
     }
   });
 
@@ -256,6 +289,19 @@ describe('PacketReader on payloads of 0xFFFFFF bytes and more', () => {
 
   it('decodes the stream cut at every offset near a header or boundary', () => {
     for (const cut of interesting) expectPackets(feedCuts(stream, [cut]), payloads, lastSeqs);
+  });
+
+  it('nextPayload(true) returns a split packet whole, with its leading 0x00', () => {
+    const reader = new PacketReader();
+    const big = Buffer.concat([Buffer.from([0]), patterned(MAX, 9)]);
+    reader.push(handFrame([big]).stream);
+    const p = reader.nextPayload(true)!;
+    expect(reader.lastDroppedOk).toBe(false);
+    expect(p.equals(big)).toBe(true);
+  });
+
+  it('nextPayload() and lastSequence: the same split packets, cut near every header or boundary', () => {
+    for (const cut of interesting) expectPackets(feedCuts(stream, [cut], undefined, true), payloads, lastSeqs);
   });
 
   it('decodes the stream cut at random multi-cuts', () => {
