@@ -37,7 +37,50 @@ const COALESCE_BYTES = 256 << 10;
 const SPARE_BUFFERS = 32;
 const SPARE: Buffer[] = [];
 /** Packets at least this big bypass the buffer (zero-copy frames). */
-const DIRECT_BYTES = COALESCE_BYTES >> 2;
+export const DIRECT_BYTES = COALESCE_BYTES >> 2;
+
+/**
+ * Frames the whole events of the runs data[ranges[2k], ranges[2k+1]) (k < count; `events` in all, none needing
+ * a split at 0xFFFFFF) as dump packets ([len][seq][0x00] event, or with head 7 [0x00][0xEF][0] event) into `buf`
+ * from `base`, sequence ids from `seq`; returns the end. `buf` must have room for the span of the runs (from the
+ * first start to the last end, gaps included) plus `events * head` bytes after `base`.
+ *
+ * One native copy of the whole span to the end of that room, then each event moved down (memmove) to its
+ * place after its header, first to last: an event's destination never passes its source (the span holds at
+ * least the events before it, the room at least all the headers), nor the source of a later event.
+ */
+export function framePackets(buf: Buffer, base: number, data: Buffer, ranges: readonly number[], count: number, events: number, head: number, seq: number): number {
+  const spanStart = ranges[0]!;
+  const src = base + events * head - spanStart;
+  data.copy(buf, base + events * head, spanStart, ranges[2 * count - 1]!);
+  let dst = base;
+  for (let k = 0; k < count; k++) {
+    const end = ranges[2 * k + 1]!;
+    for (let at = ranges[2 * k]!; at < end; ) {
+      const size = data.readUInt32LE(at + EVENT_LEN_OFFSET);
+      const to = dst + head;
+      const from = src + at;
+      if (from !== to) buf.copyWithin(to, from, from + size);
+      const payload = size + head - 4;
+      buf[dst] = payload & 0xff;
+      buf[dst + 1] = (payload >>> 8) & 0xff;
+      buf[dst + 2] = payload >>> 16;
+      buf[dst + 3] = seq;
+      buf[dst + 4] = OK_HEADER;
+      if (head === 7) {
+        buf[dst + 5] = SEMI_SYNC_MAGIC;
+        buf[dst + 6] = 0;
+      }
+      seq = (seq + 1) & 0xff;
+      dst = to + size;
+      at += size;
+    }
+  }
+  return dst;
+}
+
+/** The one run of frameRange, for framePackets (no array per call). */
+const ONE_RANGE = [0, 0];
 
 export class SocketDumpOutput implements DumpOutput {
   private readonly controller = new AbortController();
@@ -179,6 +222,56 @@ export class SocketDumpOutput implements DumpOutput {
 
   sendEvents(data: Buffer, start: number, end: number): boolean {
     if (!this.open) return true;
+    this.frameRange(data, start, end);
+    return this.belowMark();
+  }
+
+  sendEventRanges(data: Buffer, ranges: readonly number[], count: number, events: number, maxEvent: number, bytes: number): boolean {
+    if (!this.open || count === 0) return true;
+    const head = this.opts.semiSync ? 7 : 5;
+    const room = ranges[2 * count - 1]! - ranges[0]! + events * head;
+    if (head - 4 + maxEvent >= DIRECT_BYTES || room > COALESCE_BYTES) {
+      for (let k = 0; k < count; k++) this.frameRange(data, ranges[2 * k]!, ranges[2 * k + 1]!);
+    } else {
+      this.appendFramed(data, ranges, count, events, bytes, room, head);
+    }
+    return this.belowMark();
+  }
+
+  /** framePackets into the coalescing buffer (`room` bytes reserved), and the counters that go with it. */
+  private appendFramed(data: Buffer, ranges: readonly number[], count: number, events: number, bytes: number, room: number, head: number): void {
+    const buf = this.reserve(room);
+    this.fill = framePackets(buf, this.fill, data, ranges, count, events, head, this.conn.seq);
+    this.conn.seq = (this.conn.seq + events) & 0xff;
+    this.pendingEvents += events;
+    this.pendingBytes += bytes;
+  }
+
+  sendFramed(framed: Buffer, packets: number, eventBytes: number): boolean {
+    if (!this.open) return true;
+    if (this.opts.semiSync) throw new RangeError('sendFramed: packets framed without the semi-sync header');
+    const buf = this.reserve(framed.length);
+    const base = this.fill;
+    const end = base + framed.length;
+    framed.copy(buf, base);
+    let seq = this.conn.seq;
+    if (seq === 0) {
+      seq = packets & 0xff; // framed with sequence ids from 0: already right
+    } else {
+      for (let at = base; at < end; at += 4 + (buf[at]! | (buf[at + 1]! << 8) | (buf[at + 2]! << 16))) {
+        buf[at + 3] = seq;
+        seq = (seq + 1) & 0xff;
+      }
+    }
+    this.conn.seq = seq;
+    this.fill = end;
+    this.pendingEvents += packets;
+    this.pendingBytes += eventBytes;
+    return this.belowMark();
+  }
+
+  /** Frames the whole events of data[start, end) as packets (see sendEvents). */
+  private frameRange(data: Buffer, start: number, end: number): void {
     const semi = this.opts.semiSync;
     const head = semi ? 7 : 5; // packet header + [0x00] (+ [0xEF][flag])
     // Pass 1: check the sizes, count the events, see whether they all fit the coalescing path.
@@ -193,49 +286,20 @@ export class SocketDumpOutput implements DumpOutput {
       off += size;
       n++;
     }
+    if (n === 0) return;
     if (small) {
-      // Pass 2 without a per-event allocation: one native copy of the whole run to the end of the reserved
-      // room, then each event moved down (memmove) to make room for its header, first to last. Event i moves
-      // from base + n*head + rel to base + (i+1)*head + rel: never past the source of a later event.
-      const total = end - start + n * head;
-      const buf = this.reserve(total);
-      const base = this.fill;
-      const srcBase = base + n * head - start;
-      data.copy(buf, base + n * head, start, end);
-      let seq = this.conn.seq;
-      let at = start;
-      let i = 1;
-      while (at < end) {
-        const size = data.readUInt32LE(at + EVENT_LEN_OFFSET);
-        const to = base + i * head - start + at;
-        if (i < n) buf.copyWithin(to, srcBase + at, srcBase + at + size);
-        const h = to - head;
-        const payload = size + head - 4;
-        buf[h] = payload & 0xff;
-        buf[h + 1] = (payload >>> 8) & 0xff;
-        buf[h + 2] = payload >>> 16;
-        buf[h + 3] = seq;
-        buf[h + 4] = OK_HEADER;
-        if (semi) {
-          buf[h + 5] = SEMI_SYNC_MAGIC;
-          buf[h + 6] = 0;
-        }
-        seq = (seq + 1) & 0xff;
-        at += size;
-        i++;
-      }
-      this.conn.seq = seq;
-      this.fill = base + total;
-    } else {
-      for (off = start; off < end; ) {
-        const size = data.readUInt32LE(off + EVENT_LEN_OFFSET);
-        this.put(data, off, size, semi, false);
-        off += size;
-      }
+      ONE_RANGE[0] = start;
+      ONE_RANGE[1] = end;
+      this.appendFramed(data, ONE_RANGE, 1, n, end - start, end - start + n * head, head);
+      return;
+    }
+    for (off = start; off < end; ) {
+      const size = data.readUInt32LE(off + EVENT_LEN_OFFSET);
+      this.put(data, off, size, semi, false);
+      off += size;
     }
     this.pendingEvents += n;
     this.pendingBytes += end - start;
-    return this.belowMark();
   }
 
   private count(): void {

@@ -120,9 +120,10 @@ export const DEFAULT_LIMITS: SessionLimits = {
   maxPacketAfterAuth: 16 * 1024 * 1024,
   handshakeTimeoutMs: 10_000,
   waitTimeoutSec: 28_800,
-  // 512 KiB per replica: the kernel's socket buffer does the smoothing; 4 MiB made 50 slow readers cost 200 MB
-  // (bench/run.ts, scenario 4).
-  dumpHighWaterMark: 512 * 1024,
+  // 256 KiB per replica: the kernel's socket buffer does the smoothing; 4 MiB made 50 slow readers cost 200 MB,
+  // and 512 KiB 30-50 MB more than 256 KiB with 50 readers at ~1 GB/s, for the same throughput (bench/run.ts,
+  // scenario 4).
+  dumpHighWaterMark: 256 * 1024,
   maxConnections: 1000,
 };
 

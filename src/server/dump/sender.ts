@@ -79,8 +79,9 @@ import { DumpError, isTransientStorageError, messages, shutdownError, withLocati
 import { buildDumpHeartbeat, heartbeatPeriodMs } from './heartbeat.js';
 import { isPartOfGroup, type MariadbGtidFilter } from './mariadb_gtid.js';
 import { beginEvent, dummyEvent } from './rewrite.js';
+import { DIRECT_BYTES, framePackets } from '../dump_output.js';
 import { BIN_LOG_HEADER_SIZE, type StartPoint } from './start.js';
-import { findFile, type DumpStore, type StoredUnit } from './store.js';
+import { findFile, recordAt, recordGtid, unpackUnit, UuidCache, type DumpStore, type PackedUnits, type ReadItem, type StoredUnit } from './store.js';
 import type { DumpContext } from './types.js';
 
 /** Everything the start checks decided; the sender only streams. */
@@ -110,13 +111,38 @@ const LOCATED: ReadonlySet<DumpErrorCode> = new Set<DumpErrorCode>([
 
 /**
  * Bytes per storage batch of a dump: the reader holds up to about three of these (LevelDB's read-ahead, the
- * prefetched batch, the batch being sent). 64 KiB (one stored segment) keeps that near 0.2 MB per replica, with
- * about 10% less single-reader throughput than 128 KiB but more with 50 readers (bench/run.ts, scenarios 2b, 4).
+ * prefetched batch, the batch being sent), fewer when replicas share segments (the shared read cache). 256 KiB
+ * (four segments) halves the LevelDB round trips of 64 KiB: one raw reader 0.25-0.32 s -> 0.23-0.26 s for the
+ * bench's 92 MB, 50 readers 246 -> 327 MB/s before the shared cache (bench/run.ts, scenarios 2b and 4).
  */
-const DUMP_BATCH_BYTES = 64 << 10;
+const DUMP_BATCH_BYTES = 256 << 10;
 
 const NO_ACK = undefined;
 const NEED_ACK = { needAck: true } as const;
+
+/**
+ * Framed packets of a packed run, shared by the dumps that send the same segment (see sendPacked). Keyed by
+ * the segment value, which the shared read cache hands to every reader at that point of the log; an entry
+ * dies with the segment. `framed` is null until a second dump sends the same run (one reader alone never pays
+ * for the copy).
+ */
+interface SharedFrames {
+  /** The run: offset of its first record, number of records, ANNOTATE_ROWS dropped or not. */
+  first: number;
+  count: number;
+  drop: boolean;
+  framed: Buffer | null;
+  events: number;
+  bytes: number;
+  /** Offset in the value of the run's last event (sent or dropped). */
+  lastEvent: number;
+}
+const SHARED_FRAMES = new WeakMap<Buffer, SharedFrames>();
+/**
+ * Shared framing is for runs of at most this many bytes whose packets are all small enough for the output's
+ * coalescing path (DIRECT_BYTES: no packet of 0xFFFFFF bytes or more to split).
+ */
+const SHARED_FRAME_MAX_BYTES = 128 << 10;
 
 /** Why the batch loop stopped early. */
 const CONTINUE = 0;
@@ -175,6 +201,13 @@ export class BinlogSender {
   private bytesSent = 0;
   private lastTimestamp: number | null = null;
   private lastGtid: MysqlGtid | MariadbGtid | null = null;
+  /** Or the last transaction sent by the packed path (its GTID is decoded only for the progress). */
+  private lastGtidRun: PackedUnits | null = null;
+  private lastGtidIndex = 0;
+  /** Converts record GTIDs (the same server's UUID is decoded once). */
+  private readonly uuids = new UuidCache();
+  /** Scratch list of [start, end) runs for the packed path (reused). */
+  private readonly ranges: number[] = [];
 
   constructor(
     private readonly ctx: DumpContext,
@@ -199,10 +232,10 @@ export class BinlogSender {
   async run(): Promise<void> {
     const { start } = this.plan;
     const signal = this.out.signal;
-    let reader: AsyncIterableIterator<StoredUnit[]>;
+    let reader: AsyncIterableIterator<ReadItem[]>;
     this.startSeq = this.store.durableSeq;
     try {
-      reader = await this.store.openReader({ from: { file: start.file.name, pos: start.pos }, follow: !this.nonBlocking, signal, batchBytes: DUMP_BATCH_BYTES });
+      reader = await this.store.openReader({ from: { file: start.file.name, pos: start.pos }, follow: !this.nonBlocking, signal, batchBytes: DUMP_BATCH_BYTES, packed: true });
     } catch (err) {
       throw this.openError(err);
     }
@@ -230,7 +263,7 @@ export class BinlogSender {
   // ---- batches -------------------------------------------------------------------------------------------
 
   /** Processes a batch; true when the dump is over (UNTIL reached). */
-  private async processBatch(units: StoredUnit[]): Promise<boolean> {
+  private async processBatch(units: ReadItem[]): Promise<boolean> {
     let i = 0;
     while (i < units.length) {
       const r = this.processUnits(units, i);
@@ -245,24 +278,211 @@ export class BinlogSender {
     }
     // Caught up: MySQL sends a heartbeat with the position after skipped transactions before it waits.
     const last = units[units.length - 1];
-    if (last !== undefined && last.seq >= this.store.durableSeq) this.skipHeartbeatAtEnd();
+    if (last !== undefined && lastSeqOf(last) >= this.store.durableSeq) this.skipHeartbeatAtEnd();
     return false;
   }
 
   /** Sends units from `from` on until the output asks to wait or the batch ends. Synchronous. */
-  private processUnits(units: StoredUnit[], from: number): { status: number; next: number } {
+  private processUnits(units: ReadItem[], from: number): { status: number; next: number } {
     // Semi-sync: ask for an ACK on the commit of the newest transaction when it arrived live (stored after the
     // dump started and nothing newer is durable yet), as a source does for commits that wait; never for
     // history (an ACK of a later position covers every earlier one).
     const liveSeq = this.semiSync ? this.store.durableSeq : Infinity;
     for (let i = from; i < units.length; i++) {
       const u = units[i]!;
-      const ackLast =
-        this.semiSync && u.kind === 'transaction' && u.lastChunk && u.seq >= liveSeq && u.seq > this.startSeq && i === units.length - 1;
-      if (this.processUnit(u, ackLast)) return { status: FINISHED, next: i + 1 };
+      const lastItem = i === units.length - 1;
+      if ('packed' in u) {
+        if (this.processPacked(u, lastItem, liveSeq)) return { status: FINISHED, next: i + 1 };
+      } else {
+        const ackLast = this.semiSync && u.kind === 'transaction' && u.lastChunk && u.seq >= liveSeq && u.seq > this.startSeq && lastItem;
+        if (this.processUnit(u, ackLast)) return { status: FINISHED, next: i + 1 };
+      }
       if (this.blocked) return { status: BLOCKED, next: i + 1 };
     }
     return { status: CONTINUE, next: units.length };
+  }
+
+  /**
+   * A run of whole transactions of one segment. While nothing needs a decision per unit (no MariaDB GTID filter
+   * still looking for its position, a replica that takes every event as stored, the run in the current file),
+   * the events of consecutive transactions go out from the segment bytes with one output call for the run and
+   * no object per unit; a transaction that does need the per-unit path (in a MySQL replica's GTID set, an event
+   * to rewrite, the semi-sync commit that asks for an ACK) is expanded into a StoredUnit and goes through
+   * processUnit, as is every unit when the fast path does not apply. True when the dump is over (UNTIL
+   * reached). Does not stop when the output is full: it queues at most one batch beyond the high-water mark.
+   */
+  private processPacked(run: PackedUnits, lastItem: boolean, liveSeq: number): boolean {
+    const n = run.records.length;
+    // Semi-sync: the commit that asks for an ACK (see processUnits) goes through the per-unit path.
+    const lastSeq = run.firstSeq + n - 1;
+    const packedEnd = this.semiSync && lastItem && lastSeq >= liveSeq && lastSeq > this.startSeq ? n - 1 : n;
+    let i = 0;
+    while (i < n) {
+      if (i < packedEnd && run.file === this.curFile && this.fdeFallback === null && this.packable()) {
+        i = this.sendPacked(run, i, packedEnd);
+        if (i === n) break;
+      }
+      // The per-unit path for unit i (its seq is firstSeq + i).
+      const seq = run.firstSeq + i;
+      const ackLast = this.semiSync && seq >= liveSeq && seq > this.startSeq && lastItem && i === n - 1;
+      if (this.processUnit(unpackUnit(run, i), ackLast)) return true;
+      i++;
+    }
+    return false;
+  }
+
+  /**
+   * True when whole transactions go out unchanged, as stored (a MySQL GTID dump still checks each one against
+   * the replica's set in sendPacked).
+   */
+  private packable(): boolean {
+    if (this.ctx.packed === false) return false;
+    if (this.flavor === 'mysql') return true;
+    const filter = this.plan.mariadb;
+    return (filter === null || (!filter.active && !filter.sendFakeList)) && this.capability >= MARIA_SLAVE_CAPABILITY_GTID && !this.skipReplication;
+  }
+
+  /**
+   * Sends the transactions of `run` from index `from` on that need no per-event work; returns the index of
+   * the first one not sent (run.records.length when all were). MariaDB replicas that did not ask for
+   * ANNOTATE_ROWS do not get those events (nor START_ENCRYPTION outside a file's start): they are left out of
+   * the runs. A transaction whose stored framing is damaged stops the fast path (the per-unit path reports it
+   * with its location). The events go out with one output call for the lot.
+   */
+  private sendPacked(run: PackedUnits, from: number, to: number): number {
+    const value = run.value;
+    const recs = run.records;
+    // Events a MariaDB replica with the GTID capability does not get unless it asked for ANNOTATE_ROWS: they
+    // are dropped here as mariadbEvent() would (START_ENCRYPTION is only sent right after a file's FDE).
+    const drop = this.flavor === 'mariadb' && !this.annotate;
+    const out = this.out;
+    // MySQL GTID dump: a transaction the replica has (or one without a GTID, which ends the dump) goes through
+    // the per-unit path (mysqlSkips); the others are sent here, which is what mysqlSkips would decide for them.
+    const exclude = this.flavor === 'mysql' ? this.plan.exclude : null;
+    // Replicas reading the same segment (a fan-out catching up together) share its framed packets: the second
+    // one frames them into a buffer of their own, every later one only copies it with its sequence ids.
+    let shared: SharedFrames | undefined;
+    if (from === 0 && to === recs.length && exclude === null && !this.semiSync && run.shared && out.sendFramed !== undefined) {
+      shared = SHARED_FRAMES.get(value);
+      if (shared === undefined || shared.first !== recs[0] || shared.count !== to || shared.drop !== drop) {
+        SHARED_FRAMES.set(value, { first: recs[0]!, count: to, drop, framed: null, events: 0, bytes: 0, lastEvent: 0 });
+        shared = undefined;
+      } else if (shared.framed !== null) {
+        this.flushSkipHeartbeat();
+        if (!out.sendFramed(shared.framed, shared.events, shared.bytes)) this.blocked = true;
+        this.afterPacked(run, to, shared.events, shared.bytes, shared.lastEvent);
+        return to;
+      }
+    }
+    const ranges = this.ranges;
+    let nr = 0;
+    let i = from;
+    let events = 0;
+    let bytes = 0;
+    let maxEvent = 0;
+    let lastEvent = -1;
+    for (; i < to; i++) {
+      const r = recs[i]!;
+      const start = recordAt.dataStart(value, r);
+      const end = recordAt.end(value, r);
+      if (exclude !== null && !this.sendsToGtidReplica(value, r, start, end, exclude)) break;
+      const nr0 = nr;
+      let off = start;
+      let runStart = start;
+      let count = 0;
+      let sent = 0;
+      let last = start;
+      while (off < end) {
+        if (off + LOG_EVENT_HEADER_LEN > end) break;
+        const size = value.readUInt32LE(off + EVENT_LEN_OFFSET);
+        if (size < LOG_EVENT_HEADER_LEN || off + size > end) break;
+        last = off;
+        if (size > maxEvent) maxEvent = size;
+        if (drop) {
+          const type = value[off + EVENT_TYPE_OFFSET];
+          if (type === ANNOTATE_ROWS_EVENT || type === START_ENCRYPTION_EVENT) {
+            if (off > runStart) {
+              ranges[nr++] = runStart;
+              ranges[nr++] = off;
+              sent += off - runStart;
+            }
+            runStart = off + size;
+            off += size;
+            continue;
+          }
+        }
+        off += size;
+        count++;
+      }
+      if (off !== end) {
+        // Damaged framing: the per-unit path reports it with its location. Nothing of this unit was sent.
+        nr = nr0;
+        break;
+      }
+      if (end > runStart) {
+        ranges[nr++] = runStart;
+        ranges[nr++] = end;
+        sent += end - runStart;
+      }
+      events += count;
+      bytes += sent;
+      lastEvent = last;
+    }
+    if (i === from) return i;
+    this.flushSkipHeartbeat();
+    let ok = true;
+    const room = nr > 0 ? ranges[nr - 1]! - ranges[0]! + events * 5 : 0; // framed without semi-sync: 5-byte heads
+    if (shared !== undefined && i === to && nr > 0 && 1 + maxEvent < DIRECT_BYTES && room <= SHARED_FRAME_MAX_BYTES) {
+      const buf = Buffer.allocUnsafeSlow(room);
+      const framed = buf.subarray(0, framePackets(buf, 0, value, ranges, nr >> 1, events, 5, 0));
+      Object.assign(shared, { framed, events, bytes, lastEvent });
+      ok = out.sendFramed!(framed, events, bytes);
+    } else if (out.sendEventRanges !== undefined) {
+      if (nr > 0) ok = out.sendEventRanges(value, ranges, nr >> 1, events, maxEvent, bytes);
+    } else {
+      for (let k = 0; k < nr; k += 2) {
+        for (let o = ranges[k]!; o < ranges[k + 1]!; ) {
+          const size = value.readUInt32LE(o + EVENT_LEN_OFFSET);
+          if (!out.sendEvent(value.subarray(o, o + size), NO_ACK)) ok = false;
+          o += size;
+        }
+      }
+    }
+    if (!ok) this.blocked = true;
+    if (exclude !== null) this.inExclude = false; // the last GTID seen was not in the set
+    this.afterPacked(run, i, events, bytes, lastEvent);
+    return i;
+  }
+
+  /**
+   * MySQL GTID dump: true when the transaction of the record at `r` starts with its GTID event and that GTID is
+   * not in the replica's set, i.e. mysqlSkips() would send it. Anything else (in the set, anonymous, no GTID
+   * event first) is left to the per-unit path.
+   */
+  private sendsToGtidReplica(value: Buffer, r: number, start: number, end: number, exclude: MysqlGtidSet): boolean {
+    if (end - start < LOG_EVENT_HEADER_LEN) return false;
+    const type = value[start + EVENT_TYPE_OFFSET];
+    if (type !== GTID_LOG_EVENT && type !== GTID_TAGGED_LOG_EVENT) return false;
+    const gtid = recordGtid(value, r, this.uuids);
+    return gtid !== null && !exclude.contains(gtid as MysqlGtid);
+  }
+
+  /** Progress and positions after the packed units before index `to` of `run` went out. */
+  private afterPacked(run: PackedUnits, to: number, events: number, bytes: number, lastEvent: number): void {
+    const value = run.value;
+    const lastRec = run.records[to - 1]!;
+    const lastStart = recordAt.dataStart(value, lastRec);
+    const pos = BigInt(recordAt.posNumber(value, lastRec));
+    this.lastEventBase = pos;
+    this.lastEventOff = lastEvent - lastStart;
+    this.curPos = pos + BigInt(recordAt.end(value, lastRec) - lastStart);
+    this.eventsSent += events;
+    this.bytesSent += bytes;
+    this.lastTimestamp = value.readUInt32LE(lastEvent + TIMESTAMP_OFFSET);
+    this.lastSentAt = Date.now();
+    this.lastGtidRun = run;
+    this.lastGtidIndex = to - 1;
+    this.lastGtid = null;
   }
 
   private async waitDrain(): Promise<void> {
@@ -276,18 +496,18 @@ export class BinlogSender {
    * signal fires, whether or not the reader noticed it: the pending read is then abandoned (run() returns the
    * reader, which wakes it).
    */
-  private async nextBatch(reader: AsyncIterableIterator<StoredUnit[]>): Promise<IteratorResult<StoredUnit[]>> {
+  private async nextBatch(reader: AsyncIterableIterator<ReadItem[]>): Promise<IteratorResult<ReadItem[]>> {
     const pending = reader.next();
     const signal = this.out.signal;
     let onAbort: (() => void) | undefined;
-    const aborted = new Promise<IteratorResult<StoredUnit[]>>((resolve) => {
+    const aborted = new Promise<IteratorResult<ReadItem[]>>((resolve) => {
       onAbort = () => resolve({ done: true, value: undefined });
       signal.addEventListener('abort', onAbort, { once: true });
     });
     try {
       for (;;) {
         let timer: NodeJS.Timeout | undefined;
-        const waits: Array<Promise<IteratorResult<StoredUnit[]> | null>> = [pending, aborted];
+        const waits: Array<Promise<IteratorResult<ReadItem[]> | null>> = [pending, aborted];
         if (this.periodMs > 0) {
           const wait = Math.max(0, this.lastSentAt + this.periodMs - Date.now());
           waits.push(
@@ -296,7 +516,7 @@ export class BinlogSender {
             }),
           );
         }
-        let r: IteratorResult<StoredUnit[]> | null;
+        let r: IteratorResult<ReadItem[]> | null;
         try {
           r = await Promise.race(waits);
         } finally {
@@ -317,7 +537,7 @@ export class BinlogSender {
   }
 
   /** A read we no longer wait for: its outcome only matters for the log. */
-  private abandon(pending: Promise<IteratorResult<StoredUnit[]>>): void {
+  private abandon(pending: Promise<IteratorResult<ReadItem[]>>): void {
     pending.then(
       () => this.ctx.log.trace('abandoned binlog read finished'),
       (err: unknown) => this.ctx.log.debug({ err }, 'abandoned binlog read failed'),
@@ -725,6 +945,11 @@ export class BinlogSender {
     p.eventsSent = this.eventsSent;
     p.bytesSent = this.bytesSent;
     p.lastEventTimestamp = this.lastTimestamp;
+    if (this.lastGtidRun !== null) {
+      const run = this.lastGtidRun;
+      this.lastGtid ??= recordGtid(run.value, run.records[this.lastGtidIndex]!, this.uuids);
+      this.lastGtidRun = null;
+    }
     if (this.lastGtid !== null) {
       const g = this.lastGtid;
       p.gtid = 'uuid' in g ? formatMysqlGtid(g) : formatMariadbGtid(g);
@@ -798,6 +1023,11 @@ function hasFilteredEvent(data: Buffer): boolean {
     off += size;
   }
   return off !== n;
+}
+
+/** The last unit of a batch item. */
+function lastSeqOf(item: ReadItem): number {
+  return 'packed' in item ? item.firstSeq + item.records.length - 1 : item.seq;
 }
 
 function eventSize(data: Buffer, off: number): number {

@@ -4,9 +4,11 @@
  * interface is kept here, small, so that the sender's rules can be tested against any implementation and the
  * dependency on storage stays one-way.
  */
-import type { FileInfo, ReadOptions, StoreState, StoredUnit } from '../../../storage/types.js';
+import type { FileInfo, ReadItem, ReadOptions, StoreState, StoredUnit } from '../../../storage/types.js';
 
-export type { FileInfo, ReadOptions, StoreState, StoredUnit } from '../../../storage/types.js';
+export type { FileInfo, PackedUnits, ReadItem, ReadOptions, StoreState, StoredUnit } from '../../../storage/types.js';
+export { recordAt, recordGtid, UuidCache } from '../../../storage/records.js';
+export { unpackUnit } from '../../../storage/reader.js';
 
 /** The part of `BinlogStore` (storage/store.ts) the sender uses; the store satisfies it as is. */
 export interface DumpStore {
@@ -21,7 +23,9 @@ export interface DumpStore {
    * tail, until `return()` or the AbortSignal. Rejects with StorageError ERR_STORAGE_POSITION for a position
    * that is not an event boundary of the stored part of a file, ERR_STORAGE_NOT_FOUND for a file not stored,
    * ERR_STORAGE_PURGED for a purged point. Registered with the store until it ends, so purge never passes it.
+   * With `packed: true`, runs of whole transactions of a segment come as one PackedUnits each (see ReadItem).
    */
+  openReader(opts: ReadOptions & { packed: true }): Promise<AsyncIterableIterator<ReadItem[]>>;
   openReader(opts: ReadOptions): Promise<AsyncIterableIterator<StoredUnit[]>>;
 }
 

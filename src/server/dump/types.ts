@@ -54,6 +54,19 @@ export interface DumpOutput {
    * each event header gives its length), but one write for the lot. Returns false like `sendEvent`.
    */
   sendEvents?(data: Buffer, start: number, end: number): boolean;
+  /**
+   * Optional: `sendEvents` for several runs of whole events of `data`, the run k being
+   * data[ranges[2k], ranges[2k+1]) for k < count, in order. The caller walked the events already (each
+   * event_size checked to stay within its run): `events` of them, the largest `maxEvent` bytes, `bytes` in all.
+   * Returns false like `sendEvent`.
+   */
+  sendEventRanges?(data: Buffer, ranges: readonly number[], count: number, events: number, maxEvent: number, bytes: number): boolean;
+  /**
+   * Optional: `packets` dump packets framed already (by framePackets, without semi-sync, sequence ids from 0),
+   * holding `eventBytes` bytes of events: copied out with this connection's sequence ids. Never called when the
+   * replica asked for semi-sync. Returns false like `sendEvent`.
+   */
+  sendFramed?(framed: Buffer, packets: number, eventBytes: number): boolean;
   drain(): Promise<void>;
   /** ERR packet (e.g. 1236 with the primary's wording); the dump is over afterwards. */
   sendError(errno: number, sqlState: string, message: string): void;
@@ -95,4 +108,9 @@ export interface DumpContext {
   log: Logger;
   /** Updated in place by the sender. */
   progress: DumpProgress;
+  /**
+   * false: every unit goes through the sender's per-unit path, never the packed runs (tests compare the two;
+   * the server leaves it unset).
+   */
+  packed?: boolean;
 }

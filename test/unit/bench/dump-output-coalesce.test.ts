@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { EventEmitter } from 'node:events';
 import type { Socket } from 'node:net';
 import { PacketConn } from '../../../src/server/conn.js';
-import { SocketDumpOutput } from '../../../src/server/dump_output.js';
+import { framePackets, SocketDumpOutput } from '../../../src/server/dump_output.js';
 import { frameEventPacket, physicalPacketCount } from '../../../protocol/packet.js';
 
 function fakeEvent(size: number, fill: number): Buffer {
@@ -67,6 +67,68 @@ describe('SocketDumpOutput coalescing', () => {
       expect(out.eventsSent).toBe(all.length);
     });
   }
+
+  for (const semiSync of [false, true]) {
+    it(`sendEventRanges gives the bytes of per-event framing, gaps left out (semiSync=${semiSync})`, async () => {
+      const { out, conn, written } = harness(semiSync);
+      const small = [19, 40, 93, 200, 31].map((s, i) => fakeEvent(s, i + 1));
+      const gap = Buffer.alloc(45, 0xee); // a record header or a dropped event between runs
+      // [gap][e0 e1][gap][e2][gap][e3 e4][gap]
+      const value = Buffer.concat([gap, small[0]!, small[1]!, gap, small[2]!, gap, small[3]!, small[4]!, gap]);
+      const r: number[] = [];
+      let at = gap.length;
+      r.push(at, (at += small[0]!.length + small[1]!.length));
+      r.push((at += gap.length), (at += small[2]!.length));
+      r.push((at += gap.length), (at += small[3]!.length + small[4]!.length));
+      const bytes = small.reduce((n, e) => n + e.length, 0);
+      out.sendEventRanges(value, r, 3, 5, 200, bytes);
+      // Many calls: more than one coalescing buffer, reused across ticks.
+      for (let i = 0; i < 2000; i++) out.sendEventRanges(value, r, 3, 5, 200, bytes);
+      await new Promise((res) => setImmediate(res));
+      // A run with an event too big for the buffer goes event by event (the big one zero-copy).
+      const big = fakeEvent(100_000, 9);
+      const withBig = Buffer.concat([gap, small[0]!, big, small[1]!]);
+      out.sendEventRanges(withBig, [gap.length, withBig.length], 1, 3, big.length, withBig.length - gap.length);
+      // A span larger than one coalescing buffer (gaps included) goes run by run.
+      const wide = Buffer.concat([small[2]!, Buffer.alloc(300_000), small[3]!]);
+      out.sendEventRanges(wide, [0, small[2]!.length, wide.length - small[3]!.length, wide.length], 2, 2, 200, small[2]!.length + small[3]!.length);
+      await new Promise((res) => setImmediate(res));
+      const all = [
+        ...Array.from({ length: 2001 }, () => small).flat(),
+        small[0]!,
+        big,
+        small[1]!,
+        small[2]!,
+        small[3]!,
+      ];
+      expect(written().equals(expected(all, semiSync, 250))).toBe(true);
+      expect(conn.seq).toBe((250 + all.length) & 0xff);
+      expect(out.eventsSent).toBe(all.length);
+      expect(out.bytesSent).toBe(all.reduce((n, e) => n + e.length, 0));
+    });
+  }
+
+  it('sendFramed copies packets framed from sequence id 0 with the connection ids, also from 0', async () => {
+    const small = [19, 40, 93, 200, 31].map((s, i) => fakeEvent(s, i + 1));
+    const value = Buffer.concat(small);
+    const ranges = [0, value.length];
+    const buf = Buffer.alloc(value.length + small.length * 5 + 10, 0xaa);
+    const end = framePackets(buf, 0, value, ranges, 1, small.length, 5, 0);
+    const framed = buf.subarray(0, end);
+    expect(framed.equals(expected(small, false, 0))).toBe(true);
+    for (const first of [250, 0]) {
+      const { out, conn, written } = harness(false);
+      conn.seq = first;
+      for (let i = 0; i < 60; i++) out.sendFramed(framed, small.length, value.length);
+      await new Promise((res) => setImmediate(res));
+      const all = Array.from({ length: 60 }, () => small).flat();
+      expect(written().equals(expected(all, false, first))).toBe(true);
+      expect(conn.seq).toBe((first + all.length) & 0xff);
+      expect(out.eventsSent).toBe(all.length);
+    }
+    const semi = harness(true);
+    expect(() => semi.out.sendFramed(framed, small.length, value.length)).toThrow(RangeError);
+  });
 
   it('flushes what is coalesced before the EOF', () => {
     const { out, written } = harness(false);

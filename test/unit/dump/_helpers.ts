@@ -128,9 +128,57 @@ export class CaptureOutput implements DumpOutput {
   peakBuffered = 0;
 
   constructor(
-    private readonly opts: { highWaterMark?: number; batch?: boolean; autoDrain?: boolean } = {},
+    private readonly opts: { highWaterMark?: number; batch?: boolean; ranges?: boolean; autoDrain?: boolean } = {},
   ) {
     if (opts.batch === false) (this as { sendEvents?: unknown }).sendEvents = undefined;
+    if (opts.batch === false || opts.ranges === false) (this as { sendEventRanges?: unknown }).sendEventRanges = undefined;
+    if (opts.batch === false || opts.ranges === false) (this as { sendFramed?: unknown }).sendFramed = undefined;
+  }
+
+  rangeCalls = 0;
+  framedCalls = 0;
+
+  /** Parses packets framed from sequence id 0 back into events (checking headers, ids and the totals). */
+  sendFramed(framed: Buffer, packets: number, eventBytes: number): boolean {
+    this.framedCalls++;
+    let n = 0;
+    let total = 0;
+    for (let at = 0; at < framed.length; ) {
+      const payload = framed.readUIntLE(at, 3);
+      if (framed[at + 3] !== (n & 0xff) || framed[at + 4] !== 0 || at + 4 + payload > framed.length) throw new Error(`bad framed packet at ${at}`);
+      const event = framed.subarray(at + 5, at + 4 + payload);
+      if (event.readUInt32LE(EVENT_LEN_OFFSET) !== event.length) throw new Error(`framed event size at ${at}`);
+      this.packets.push({ kind: 'event', event: Buffer.from(event), needAck: false });
+      total += event.length;
+      n++;
+      at += 4 + payload;
+    }
+    if (n !== packets || total !== eventBytes) throw new Error(`sendFramed: said ${packets}/${eventBytes}, holds ${n}/${total}`);
+    return this.account(total);
+  }
+
+  /** Checks what the caller says of the runs (events, largest, bytes), then records them as sendEvents does. */
+  sendEventRanges(data: Buffer, ranges: readonly number[], count: number, events: number, maxEvent: number, bytes: number): boolean {
+    this.rangeCalls++;
+    let n = 0;
+    let total = 0;
+    let max = 0;
+    for (let k = 0; k < count; k++) {
+      const start = ranges[2 * k]!;
+      const end = ranges[2 * k + 1]!;
+      if (k > 0 && start < ranges[2 * k - 1]!) throw new Error('runs out of order');
+      for (let off = start; off < end; ) {
+        const size = data.readUInt32LE(off + EVENT_LEN_OFFSET);
+        if (off + size > end) throw new Error('event overruns its run');
+        this.packets.push({ kind: 'event', event: Buffer.from(data.subarray(off, off + size)), needAck: false });
+        max = Math.max(max, size);
+        n++;
+        off += size;
+      }
+      total += end - start;
+    }
+    if (n !== events || total !== bytes || max > maxEvent) throw new Error(`sendEventRanges: said ${events}/${bytes}/${maxEvent}, runs hold ${n}/${total}/${max}`);
+    return this.account(total);
   }
 
   sendEvent(event: Buffer, opts?: { needAck?: boolean }): boolean {

@@ -170,6 +170,29 @@ describe('MySQL GTID dump', () => {
     expect(sent.events.filter((e) => e[4] === 42)).toHaveLength(1);
   });
 
+  it('the packed path (runs of transactions checked against the set) sends what the per-unit path sends', async () => {
+    const tagUuid = '55778904-0299-11f1-b1b8-4ef0c4956feb';
+    const cases: Array<[string, BinlogStore]> = [
+      ['', store],
+      [`${UUID}:1-2`, store],
+      [`${UUID}:1-3:5`, store],
+      [`${UUID}:2:4:6`, store],
+      [`${tagUuid}:1-13:mytag:1-2`, taggedStore],
+      [`${tagUuid}:1-13:mytag:1-3`, taggedStore],
+    ];
+    for (const [set, s] of cases) {
+      const packed = new CaptureOutput();
+      await runDump(ctxOf(vars('mysql'), gtidDump(set), packed), s);
+      const perUnit = new CaptureOutput();
+      await runDump({ ...ctxOf(vars('mysql'), gtidDump(set), perUnit), packed: false }, s);
+      // Every transaction sent went the packed way (none when the set covers them all).
+      const sent = packed.events.some((e) => e[4] === GTID_LOG_EVENT || e[4] === 42);
+      expect(packed.rangeCalls + packed.framedCalls > 0, set).toBe(sent);
+      expect(perUnit.rangeCalls + perUnit.framedCalls, set).toBe(0);
+      expect(packed.packets, set).toEqual(perUnit.packets);
+    }
+  });
+
   it('an anonymous transaction met while streaming a GTID dump ends it with 1236 and its position', async () => {
     const out = await dump('', anonStore, 0x01, 'binlog.000001', 4n);
     expect(out.error?.message).toBe(

@@ -174,16 +174,44 @@ describe('flow control', () => {
     await Promise.all([a, b]);
   });
 
-  it('the batch output call and one call per event give the same packets', async () => {
-    const store = await open(MARIA);
-    const a = new CaptureOutput();
-    const b = new CaptureOutput({ batch: false });
-    await runDump(ctxOf(vars('mariadb'), fileDump('bin.000001', 4, 0x01), a), store);
-    await runDump(ctxOf(vars('mariadb'), fileDump('bin.000001', 4, 0x01), b), store);
-    expect(a.batchCalls).toBeGreaterThan(0);
-    expect(b.batchCalls).toBe(0);
-    expect(a.packets).toEqual(b.packets);
-  });
+  for (const flags of [0x01, 0x03]) {
+    it(`the packed path (runs of transactions), the batch call and one call per event give the same packets (flags ${flags})`, async () => {
+      const store = await open(MARIA);
+      const a = new CaptureOutput();
+      const b = new CaptureOutput({ ranges: false });
+      const c = new CaptureOutput({ batch: false });
+      for (const out of [a, b, c]) await runDump(ctxOf(vars('mariadb'), fileDump('bin.000001', 4, flags), out), store);
+      expect(a.rangeCalls).toBeGreaterThan(0);
+      expect(b.rangeCalls + b.framedCalls).toBe(0);
+      expect(b.batchCalls).toBeGreaterThan(0);
+      expect(c.batchCalls + c.rangeCalls).toBe(0);
+      expect(a.packets).toEqual(c.packets);
+      expect(b.packets).toEqual(c.packets);
+    });
+
+    it(`the packed path and the per-unit path send the same packets, semi-sync or not (flags ${flags})`, async () => {
+      const store = await open(MARIA);
+      for (const semiSync of [false, true]) {
+        const packed = new CaptureOutput();
+        const perUnit = new CaptureOutput();
+        await runDump(ctxOf(vars('mariadb', { semiSync }), fileDump('bin.000001', 4, flags), packed), store);
+        await runDump({ ...ctxOf(vars('mariadb', { semiSync }), fileDump('bin.000001', 4, flags), perUnit), packed: false }, store);
+        expect(packed.rangeCalls + packed.framedCalls).toBeGreaterThan(0);
+        expect(perUnit.rangeCalls + perUnit.framedCalls).toBe(0);
+        expect(packed.packets).toEqual(perUnit.packets);
+      }
+    });
+
+    it(`dumps that send the same segments share their framed packets, with the same result (flags ${flags})`, async () => {
+      const store = await open(MARIA);
+      const outs = [new CaptureOutput(), new CaptureOutput(), new CaptureOutput(), new CaptureOutput({ batch: false })];
+      // Concurrently: the dumps get the segments from the store's shared read cache (the same buffers).
+      await Promise.all(outs.slice(0, 3).map((out) => runDump(ctxOf(vars('mariadb'), fileDump('bin.000001', 4, flags), out), store)));
+      await runDump(ctxOf(vars('mariadb'), fileDump('bin.000001', 4, flags), outs[3]!), store);
+      expect(outs[0]!.framedCalls + outs[1]!.framedCalls + outs[2]!.framedCalls).toBeGreaterThan(0);
+      for (const out of outs.slice(0, 3)) expect(out.packets).toEqual(outs[3]!.packets);
+    });
+  }
 });
 
 describe('semi-sync', () => {
