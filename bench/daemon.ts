@@ -4,7 +4,7 @@
  * vitest, but finds dist/ relative to its source location, which does not hold once it is compiled.)
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 
 /** dist/bench/daemon.js -> dist/src/main.js */
@@ -35,6 +35,26 @@ export interface DaemonOptions {
   noWait?: boolean;
 }
 
+/**
+ * CPU time a process has used so far, all its threads, in ms (the first field of each thread's
+ * /proc/PID/task/TID/schedstat: ns on a CPU). Unlike wall-clock time this barely moves with the load of other
+ * processes, so it compares the work done by the proxy and by MariaDB on a busy machine.
+ */
+export function cpuMsOfPid(pid: number): number {
+  let ns = 0;
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      ns += Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')[0]);
+    } catch {
+      // the thread ended between readdir and read
+    }
+  }
+  return ns / 1e6;
+}
+
+/** The V8 flags the daemon runs with (src/main.ts's first line, package.json's `start`): see src/main.ts. */
+export const DAEMON_NODE_FLAGS = ['--initial-old-space-size=32'];
+
 export function rssOfPid(pid: number): number {
   return memOfPid(pid).rssMB;
 }
@@ -52,7 +72,7 @@ export async function startBenchDaemon(o: DaemonOptions): Promise<BenchDaemon> {
   const logs: string[] = [];
   const child = spawn(
     process.execPath,
-    [...(o.nodeArgs ?? []), MAIN, '--data-dir', o.dataDir, '--admin-listen', `127.0.0.1:${o.adminPort}`, '--log-level', 'warn', ...(o.args ?? [])],
+    [...DAEMON_NODE_FLAGS, ...(o.nodeArgs ?? []), MAIN, '--data-dir', o.dataDir, '--admin-listen', `127.0.0.1:${o.adminPort}`, '--log-level', 'warn', ...(o.args ?? [])],
     { stdio: ['ignore', 'pipe', 'pipe'], cwd: o.dataDir },
   );
   child.stdout!.setEncoding('utf8').on('data', (d: string) => logs.push(d));
