@@ -259,7 +259,7 @@ describe('cluster end to end: 3 daemons + etcd + MariaDB primary + replica on a 
       expect(files.map((f) => f.name)).toEqual(primaryFiles);
       const got = await download(n.serverPort, 'repl', SERVER_PASSWORD, join(workDir, `dl-${n.name}`), primaryFiles[0]!);
       expect([...got.keys()]).toEqual(primaryFiles);
-      for (const [file, bytes] of fromPrimary) expect(got.get(file)!.equals(bytes), `${n.name} ${file}`).toBe(true);
+      for (const [file, bytes] of fromPrimary) expect(firstDifference(got.get(file)!, bytes), `${n.name} ${file}`).toBe('equal');
     }
 
     // No double writer: the frozen leader stepped down on waking; the cluster has one leader.
@@ -320,4 +320,13 @@ async function waitFor(check: () => Promise<boolean>, timeoutMs: number, what: s
     await sleep(50);
   }
   throw new Error(`timed out waiting for ${what}${lastError ? `: ${String(lastError)}` : ''}`);
+}
+
+/** 'equal', or where two downloads part: their lengths and the first differing offset (for a failure's message). */
+function firstDifference(got: Buffer, want: Buffer): string {
+  if (got.equals(want)) return 'equal';
+  const n = Math.min(got.length, want.length);
+  let i = 0;
+  while (i < n && got[i] === want[i]) i++;
+  return `${got.length} bytes vs ${want.length} expected, first difference at offset ${i}`;
 }

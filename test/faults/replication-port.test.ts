@@ -5,14 +5,12 @@
 // - thousands of malformed sessions (random bytes, oversized lengths, truncated and mutated handshakes, wrong
 //   sequence ids, commands before auth, absurd dump requests) from another loopback address: the daemon never
 //   crashes or grows without bound, that address ends up throttled, and the real replica is unaffected.
-import net from 'node:net';
 import type { RowDataPacket } from 'mysql2/promise';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { scrambleNativePassword } from '../../protocol/auth.js';
-import { encodeComBinlogDump, encodeComBinlogDumpGtid, encodeComQuery, encodeComRegisterSlave } from '../../protocol/commands.js';
 import { UTF8MB4_GENERAL_CI } from '../../protocol/constants.js';
-import { decodeHandshakeV10, encodeHandshakeResponse41, encodeSslRequest, UPSTREAM_CLIENT_CAPABILITIES } from '../../protocol/handshake.js';
-import { framePacket } from '../../protocol/packet.js';
+import { encodeHandshakeResponse41, UPSTREAM_CLIENT_CAPABILITIES } from '../../protocol/handshake.js';
+import { hostileSession } from '../helpers/hostile.js';
 import { startReplica, waitForReplicaCatchUp, type MariaDBInstance } from '../helpers/mariadb.js';
 import { prng } from '../helpers/prng.js';
 import {
@@ -182,7 +180,7 @@ describe('fault: the replication port under abuse', () => {
     let done = 0;
     const gtidsBefore = await primary.gtidBinlogPos();
     for (let i = 0; i < FUZZ; i += 50) {
-      await Promise.all(Array.from({ length: Math.min(50, FUZZ - i) }, () => hostileSession(port, rnd).then(() => done++)));
+      await Promise.all(Array.from({ length: Math.min(50, FUZZ - i) }, () => hostileFrom2(port, rnd).then(() => done++)));
       expect(proxy.daemon.child.exitCode, 'the daemon must not crash').toBeNull();
     }
     expect(done).toBe(FUZZ);
@@ -230,101 +228,18 @@ async function heapUsed(proxy: Proxy): Promise<number> {
   return min;
 }
 
-/** One malformed session from 127.0.0.2, answered or closed by the server, or given up after a short wait. */
-function hostileSession(port: number, rnd: () => number): Promise<void> {
-  const int = (n: number): number => Math.floor(rnd() * n);
-  const bytes = (n: number): Buffer => Buffer.from(Array.from({ length: n }, () => int(256)));
-  const kind = int(10);
-  return new Promise((resolve) => {
-    const s = net.connect({ host: '127.0.0.1', port, localAddress: '127.0.0.2' });
-    let buf = Buffer.alloc(0);
-    let acted = false;
-    const done = (): void => {
-      clearTimeout(timer);
-      s.destroy();
-      resolve();
-    };
-    const timer = setTimeout(done, 200 + int(300));
-    s.on('error', done);
-    s.on('close', done);
-    s.on('data', (c: Buffer) => {
-      buf = Buffer.concat([buf, c]);
-      if (acted || buf.length < 4 || buf.length < 4 + buf.readUIntLE(0, 3)) return;
-      acted = true;
-      const greeting = buf.subarray(4, 4 + buf.readUIntLE(0, 3));
-      let nonce: Buffer = Buffer.alloc(20);
-      try {
-        nonce = decodeHandshakeV10(greeting).nonce;
-      } catch {
-        // a refusal (ERR 1129 once throttled) instead of a greeting: send garbage anyway
-      }
-      const good = framePacket(
-        encodeHandshakeResponse41({
-          capabilities: UPSTREAM_CLIENT_CAPABILITIES,
-          maxPacketSize: 1 << 24,
-          charset: UTF8MB4_GENERAL_CI,
-          user: 'repl',
-          authResponse: scrambleNativePassword(SECRETS.wrongPassword, nonce),
-          authPluginName: 'mysql_native_password',
-        }),
-        1,
-      );
-      switch (kind) {
-        case 0:
-          s.write(bytes(int(400)));
-          break;
-        case 1:
-          // an oversized length header (16 MiB - 1) and a little data
-          s.write(Buffer.concat([Buffer.from([0xff, 0xff, 0xff, 1]), bytes(int(3000))]));
-          break;
-        case 2:
-          s.write(good.subarray(0, int(good.length)));
-          break;
-        case 3: {
-          const m = Buffer.from(good);
-          for (let i = 0, n = 1 + int(8); i < n; i++) m[int(m.length)] = int(256);
-          s.write(m);
-          break;
-        }
-        case 4: {
-          const m = Buffer.from(good);
-          m[3] = 2 + int(250);
-          s.write(m);
-          break;
-        }
-        case 5: {
-          const cmds = [
-            encodeComQuery('SHOW BINARY LOGS'),
-            encodeComBinlogDump({ position: 4, flags: 0, serverId: 9, fileName: 'bin.000001' }),
-            encodeComRegisterSlave({ serverId: 3 }),
-          ];
-          s.write(framePacket(cmds[int(cmds.length)]!, int(3)));
-          break;
-        }
-        case 6: {
-          // absurd dump requests (before auth they must be refused too)
-          const absurd = [
-            encodeComBinlogDump({ position: 0xffffffff, flags: 0xffff, serverId: 0, fileName: '../../etc/passwd' }),
-            encodeComBinlogDumpGtid({ flags: 4, serverId: 1, fileName: 'x'.repeat(int(5000)), position: 2n ** 63n, gtidData: bytes(int(2000)) }),
-          ];
-          s.write(Buffer.concat([good, framePacket(absurd[int(absurd.length)]!, 0)]));
-          break;
-        }
-        case 7:
-          s.write(
-            Buffer.concat([
-              framePacket(encodeSslRequest({ capabilities: UPSTREAM_CLIENT_CAPABILITIES, maxPacketSize: 1 << 24, charset: 45 }), 1),
-              bytes(int(300)),
-            ]),
-          );
-          break;
-        case 8:
-          for (let i = 0; i < 60; i++) s.write(framePacket(bytes(int(5)), (1 + i) & 0xff));
-          break;
-        default:
-          // a length header that promises 16 MiB, then silence (the handshake timeout must end it)
-          s.write(Buffer.from([0xfe, 0xff, 0xff, 1]));
-      }
-    });
+/** One malformed session from 127.0.0.2 (its throttling spares the well-behaved clients), wrong password. */
+function hostileFrom2(port: number, rnd: () => number): Promise<void> {
+  return hostileSession(port, rnd, {
+    localAddress: '127.0.0.2',
+    handshakeResponse: (nonce) =>
+      encodeHandshakeResponse41({
+        capabilities: UPSTREAM_CLIENT_CAPABILITIES,
+        maxPacketSize: 1 << 24,
+        charset: UTF8MB4_GENERAL_CI,
+        user: 'repl',
+        authResponse: scrambleNativePassword(SECRETS.wrongPassword, nonce),
+        authPluginName: 'mysql_native_password',
+      }),
   });
 }

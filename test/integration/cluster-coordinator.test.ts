@@ -238,9 +238,11 @@ describe('syncer intent', () => {
     expect(term.isCurrent()).toBe(false);
     await expect(a.proposeSyncerIntent({ running: true, args: ARGS })).rejects.toMatchObject({ code: 'ERR_NOT_LEADER' });
     expect(await raw.get(keys.intent).buffer()).toBeNull();
-    // a learns the new leader record from its watch (asynchronous, slower on a busy machine).
-    await until(() => (a.leader()?.name === 'intruder' ? true : null), 'a to see the intruder as leader');
+    // Once its hook is done, a learns the new leader record. Not before: a node re-reads the leader key only after
+    // its step-down finished, and its watch may have delivered the delete alone (the key read as absent).
     releaseHook();
+    await until(() => (a.leader()?.name === 'intruder' ? true : null), 'a to see the intruder as leader');
+    expect(a.isLeader()).toBe(false);
     await lease.revoke();
   });
 });

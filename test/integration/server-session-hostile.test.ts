@@ -3,23 +3,17 @@
 // commands before authentication, garbage after authentication, a dump before register). The server must
 // answer with a clear ERR or close the connection, never crash, keep serving a well-behaved client during
 // the storm, and keep its memory bounded.
-import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { framePacket } from '../../protocol/packet.js';
-import {
-  decodeHandshakeV10,
-  encodeHandshakeResponse41,
-  encodeSslRequest,
-  UPSTREAM_CLIENT_CAPABILITIES,
-} from '../../protocol/handshake.js';
+import { encodeHandshakeResponse41, UPSTREAM_CLIENT_CAPABILITIES } from '../../protocol/handshake.js';
 import { scrambleNativePassword } from '../../protocol/auth.js';
-import { encodeComBinlogDump, encodeComQuery, encodeComRegisterSlave } from '../../protocol/commands.js';
+import { encodeComBinlogDump, encodeComQuery } from '../../protocol/commands.js';
 import { decodeErr } from '../../protocol/generic.js';
 import { UTF8MB4_GENERAL_CI } from '../../protocol/constants.js';
 import { makeTempDir, removeTempDir } from '../helpers/tmp.js';
 import { MARIADB_SOURCE, RawClient, rawExchange, splitPackets, startTestServer, type TestServer } from './server-session-helpers.js';
+import { hostileSession } from '../helpers/hostile.js';
 import { prng } from '../helpers/prng.js';
-
 
 const SEED = Number(process.env.FUZZ_SEED ?? 0x5eed);
 
@@ -56,102 +50,6 @@ function handshakeResponse(nonce: Buffer, opts: { user?: string; password?: stri
   });
 }
 
-/** One malformed session. Resolves when the server answered and/or closed, or after a short wait. */
-function hostileSession(port: number, rnd: () => number): Promise<void> {
-  const int = (n: number): number => Math.floor(rnd() * n);
-  const bytes = (n: number): Buffer => Buffer.from(Array.from({ length: n }, () => int(256)));
-  const kind = int(9);
-  return new Promise((resolve) => {
-    const s = net.connect({ host: '127.0.0.1', port });
-    let greeting: Buffer | null = null;
-    let buf = Buffer.alloc(0);
-    let acted = false;
-    const done = (): void => {
-      clearTimeout(timer);
-      s.destroy();
-      resolve();
-    };
-    const timer = setTimeout(done, 250 + int(300));
-    s.on('error', done);
-    s.on('close', done);
-    s.on('data', (c: Buffer) => {
-      buf = Buffer.concat([buf, c]);
-      if (!greeting && buf.length >= 4 && buf.length >= 4 + buf.readUIntLE(0, 3)) {
-        greeting = buf.subarray(4, 4 + buf.readUIntLE(0, 3));
-        buf = buf.subarray(4 + greeting.length);
-      }
-      if (!greeting || acted) return;
-      acted = true;
-      let nonce: Buffer;
-      try {
-        nonce = decodeHandshakeV10(greeting).nonce;
-      } catch {
-        nonce = Buffer.alloc(20);
-      }
-      const good = framePacket(handshakeResponse(nonce), 1);
-      switch (kind) {
-        case 0: // random bytes
-          s.write(bytes(int(300)));
-          break;
-        case 1: {
-          // an oversized length header, then some bytes
-          const h = Buffer.from([0xff, 0xff, int(256), int(256)]);
-          s.write(Buffer.concat([h, bytes(int(2000))]));
-          break;
-        }
-        case 2: // a truncated real handshake response
-          s.write(good.subarray(0, int(good.length)));
-          break;
-        case 3: {
-          // a mutated real handshake response
-          const m = Buffer.from(good);
-          for (let i = 0, n = 1 + int(6); i < n; i++) m[int(m.length)] = int(256);
-          s.write(m);
-          break;
-        }
-        case 4: {
-          // a good response with a wrong sequence id
-          const m = Buffer.from(good);
-          m[3] = 2 + int(250);
-          s.write(m);
-          break;
-        }
-        case 5: {
-          // commands before authentication
-          const cmds = [
-            encodeComQuery('SELECT 1'),
-            encodeComBinlogDump({ position: 4, flags: 0, serverId: 9, fileName: 'bin.000001' }),
-            encodeComRegisterSlave({ serverId: 3 }),
-            Buffer.from([0x01]),
-            Buffer.from([0x0e]),
-          ];
-          s.write(framePacket(cmds[int(cmds.length)]!, int(2)));
-          break;
-        }
-        case 6: // an SSLRequest followed by garbage instead of a TLS ClientHello
-          s.write(Buffer.concat([framePacket(encodeSslRequest({ capabilities: UPSTREAM_CLIENT_CAPABILITIES, maxPacketSize: 1 << 24, charset: 45 }), 1), bytes(int(200))]));
-          break;
-        case 7: // many tiny packets
-          for (let i = 0; i < 50; i++) s.write(framePacket(bytes(int(4)), (1 + i) & 0xff));
-          break;
-        default: {
-          // log in, then garbage commands (never COM_PROCESS_KILL: it could hit a neighbour)
-          s.write(good);
-          const after: Buffer[] = [];
-          for (let i = 0, n = 1 + int(5); i < n; i++) {
-            let cmd = int(0x20);
-            if (cmd === 0x0c) cmd = 0x0e;
-            after.push(framePacket(Buffer.concat([Buffer.from([cmd]), bytes(int(60))]), 0));
-          }
-          setTimeout(() => {
-            if (!s.destroyed) s.write(Buffer.concat(after));
-          }, 20);
-        }
-      }
-    });
-  });
-}
-
 describe('hostile input', () => {
   it('survives a seeded storm of malformed sessions while a well-behaved client keeps working', async () => {
     const rnd = prng(SEED);
@@ -176,7 +74,7 @@ describe('hostile input', () => {
     const workers = Array.from({ length: concurrency }, async () => {
       while (next < total) {
         next++;
-        await hostileSession(t.port, rnd);
+        await hostileSession(t.port, rnd, { handshakeResponse, waitMs: 250 });
       }
     });
     await Promise.all(workers);
