@@ -1,6 +1,7 @@
 import { describe, it, expect } from 'vitest';
 import { ProtocolError } from '../../../protocol/errors.js';
 import { MAX_GNO, MysqlGtidSet, type MysqlGtid } from '../../../protocol/gtid/index.js';
+import { prng } from '../../helpers/prng.js';
 
 const A = 'aaaaaaaa-0000-0000-0000-000000000001';
 const B = 'bbbbbbbb-0000-0000-0000-000000000002';
@@ -9,17 +10,6 @@ const C = 'cccccccc-0000-0000-0000-000000000003';
 const p = (t: string): MysqlGtidSet => MysqlGtidSet.parse(t);
 const g = (uuid: string, gno: bigint, tag = ''): MysqlGtid => ({ uuid, tag, gno });
 
-/** mulberry32: a small seeded PRNG so that failures reproduce. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 describe('MysqlGtidSet algebra: known answers', () => {
   it.each([

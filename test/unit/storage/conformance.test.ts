@@ -23,22 +23,13 @@ import {
 import { checkpointKey, fileKey, formatKey, logKey } from '../../../storage/keys.js';
 import { encodeFormat } from '../../../storage/records.js';
 import { makeTempDir, removeTempDir } from '../../helpers/tmp.js';
+import { prng } from '../../helpers/prng.js';
 
 // ---- fixture builders -----------------------------------------------------------------------------------
 
 const UUID_A = '3e11fa47-71ca-11e1-9e33-c80aa9429562';
 const UUID_B = 'aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee';
 
-/** A deterministic PRNG (mulberry32). */
-function prng(seed: number): () => number {
-  let s = seed | 0;
-  return () => {
-    s = (s + 0x6d2b79f5) | 0;
-    let t = Math.imul(s ^ (s >>> 15), 1 | s);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** One binlog event with a correct v4 header (event_size, log_pos) and a CRC32 trailer. */
 function makeEvent(type: number, bodyLen: number, pos: bigint, ts: number, rnd: () => number): Buffer {

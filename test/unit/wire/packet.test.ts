@@ -9,6 +9,7 @@ import {
   type Packet,
 } from '../../../protocol/packet.js';
 import { ProtocolError } from '../../../protocol/errors.js';
+import { prng } from '../../helpers/prng.js';
 
 const MAX = 0xffffff;
 
@@ -62,17 +63,6 @@ function feedCuts(stream: Buffer, cuts: number[], opts?: ConstructorParameters<t
   return out;
 }
 
-/** Small deterministic PRNG (mulberry32). */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function expectPackets(got: Packet[], payloads: Buffer[], lastSeqs: number[]): void {
   expect(got.length).toBe(payloads.length);
