@@ -27,6 +27,7 @@ import {
 } from '../helpers/mariadb.js';
 import { getFreePorts } from '../helpers/ports.js';
 import { makeTempDir } from '../helpers/tmp.js';
+import { sleep, waitFor } from '../helpers/wait.js';
 
 const run = promisify(execFile);
 const REPL_PASSWORD = 'repl-secret-cluster-4c1d';
@@ -120,7 +121,7 @@ describe('cluster end to end: 3 daemons + etcd + MariaDB primary + replica on a 
 
   async function leaderSeenBy(alive: Node[], exclude: string | null = null): Promise<string> {
     let leader = '';
-    await waitFor(async () => {
+    await waitFor50(async () => {
       const views = await Promise.all(alive.map(view));
       const names = new Set(views.map((v) => v.leader?.name ?? null));
       const only = [...names][0];
@@ -175,7 +176,7 @@ describe('cluster end to end: 3 daemons + etcd + MariaDB primary + replica on a 
 
     // Every node (the followers through the leader's replica port) gets the whole binlog.
     const target0 = await primary.gtidBinlogPos();
-    await waitFor(async () => (await Promise.all(nodes.map(endOf))).every((g) => g === target0), 30_000, 'every node to store the primary binlog');
+    await waitFor50(async () => (await Promise.all(nodes.map(endOf))).every((g) => g === target0), 30_000, 'every node to store the primary binlog');
 
     // A real replica attached to a follower.
     const replicaNode = followers[0]!;
@@ -208,7 +209,7 @@ describe('cluster end to end: 3 daemons + etcd + MariaDB primary + replica on a 
     const leader2 = await leaderSeenBy(survivors, leader1).finally(() => (electing = false));
     const failoverMs = Math.round(performance.now() - killedAt);
     await poller;
-    await waitFor(async () => {
+    await waitFor50(async () => {
       const r = await byName(leader2).proc.api<{ data: { status: string } }>('GET', '/binlog/syncer/status');
       return r.body.data.status === 'running';
     }, 15_000, 'the new leader\'s syncer to run');
@@ -233,7 +234,7 @@ describe('cluster end to end: 3 daemons + etcd + MariaDB primary + replica on a 
     expect(leader3).not.toBe(leader2);
     await sleep(3000); // well past the 2 s lease, with the new leader writing
     frozen.proc.child.kill('SIGCONT');
-    await waitFor(async () => (await view(frozen)).leader?.name === leader3, 15_000, 'the resumed node to see the new leader');
+    await waitFor50(async () => (await view(frozen)).leader?.name === leader3, 15_000, 'the resumed node to see the new leader');
     expect((await view(frozen)).is_leader).toBe(false);
     await sleep(1500);
     const writtenRows = await load.stop();
@@ -243,7 +244,7 @@ describe('cluster end to end: 3 daemons + etcd + MariaDB primary + replica on a 
     await primary.query('FLUSH BINARY LOGS');
     await primary.query("INSERT INTO app.t (v, b) VALUES ('last', REPEAT('z', 70000))");
     const target = await primary.gtidBinlogPos();
-    await waitFor(async () => (await Promise.all(survivors.map(endOf))).every((g) => g === target), 30_000, 'the surviving nodes to store everything');
+    await waitFor50(async () => (await Promise.all(survivors.map(endOf))).every((g) => g === target), 30_000, 'the surviving nodes to store everything');
     await waitForReplicaCatchUp(replica, target, 30_000);
     expect(await checksumTables(replica, ['app.t'])).toEqual(await checksumTables(primary, ['app.t']));
     expect((await replica.query<Array<{ p: string }>>('SELECT @@gtid_slave_pos AS p'))[0]!.p).toBe(target);
@@ -304,23 +305,7 @@ function startLoad(conn: Connection): { stop(): Promise<number> } {
   };
 }
 
-function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
-}
 
-async function waitFor(check: () => Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  let lastError: unknown = null;
-  while (Date.now() < deadline) {
-    try {
-      if (await check()) return;
-    } catch (err) {
-      lastError = err;
-    }
-    await sleep(50);
-  }
-  throw new Error(`timed out waiting for ${what}${lastError ? `: ${String(lastError)}` : ''}`);
-}
 
 /** 'equal', or where two downloads part: their lengths and the first differing offset (for a failure's message). */
 function firstDifference(got: Buffer, want: Buffer): string {
@@ -329,4 +314,9 @@ function firstDifference(got: Buffer, want: Buffer): string {
   let i = 0;
   while (i < n && got[i] === want[i]) i++;
   return `${got.length} bytes vs ${want.length} expected, first difference at offset ${i}`;
+}
+
+/** waitFor polling every 50 ms (elections are timed in this file). */
+function waitFor50(check: () => Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
+  return waitFor(check, timeoutMs, what, 50);
 }

@@ -14,6 +14,7 @@ import {
 } from '../helpers/mariadb.js';
 import { getFreePort } from '../helpers/ports.js';
 import { startDaemon, type DaemonProcess } from '../helpers/daemon.js';
+import { waitFor } from '../helpers/wait.js';
 
 const REPL_PASSWORD = 'repl-secret-9f3a';
 const SERVER_PASSWORD = 'downstream-secret-77c1';
@@ -144,16 +145,3 @@ describe('daemon end to end: primary -> binlog-proxy (child process) -> replica'
   }, 180_000);
 });
 
-async function waitFor(check: () => Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  let lastError: unknown = null;
-  while (Date.now() < deadline) {
-    try {
-      if (await check()) return;
-    } catch (err) {
-      lastError = err;
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`timed out waiting for ${what}${lastError ? `: ${String(lastError)}` : ''}`);
-}

@@ -6,12 +6,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Connection, RowDataPacket } from 'mysql2/promise';
 import { expect, inject } from 'vitest';
-import { spawn } from 'node:child_process';
-import { ensureBuilt, MAIN, startDaemon, type DaemonProcess } from '../helpers/daemon.js';
+import { startDaemon, type DaemonProcess } from '../helpers/daemon.js';
 import { makeTempDir } from '../helpers/tmp.js';
 import { checksumTables, startMariaDB, waitForReplicaCatchUp, type MariaDBInstance } from '../helpers/mariadb.js';
 import { getFreePort } from '../helpers/ports.js';
 import { SECRETS } from './secrets.js';
+import { sleep, waitFor } from '../helpers/wait.js';
+
+export { sleep, waitFor };
 
 export const TABLES = ['fault.txn', 'fault.counter'];
 
@@ -205,23 +207,7 @@ export function covers(have: string, want: string): boolean {
   return true;
 }
 
-export async function waitFor(check: () => Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  let lastError: unknown = null;
-  while (Date.now() < deadline) {
-    try {
-      if (await check()) return;
-    } catch (err) {
-      lastError = err;
-    }
-    await sleep(100);
-  }
-  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${lastError ? `: ${String(lastError)}` : ''}`);
-}
 
-export function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
-}
 
 /** Resident set size and open file descriptors of a process (Linux /proc). */
 export function processUsage(pid: number): { rssBytes: number; fds: number; sockets: number } {
@@ -250,61 +236,7 @@ function readdirFds(pid: number): string[] {
   return out;
 }
 
-/**
- * The built daemon as a child process, ready once it logs that the admin API listens: for daemons the
- * shared helper cannot poll (an admin token, or HTTPS). `api` speaks plain HTTP and takes headers.
- */
+/** The built daemon for the fault suite, ready once it logs that the admin API listens (see startDaemon). */
 export async function spawnDaemon(opts: { args: string[]; dataDir?: string; adminPort?: number }): Promise<DaemonProcess> {
-  ensureBuilt();
-  const dataDir = opts.dataDir ?? (await makeTempDir('bp-fault-daemon-'));
-  const adminPort = opts.adminPort ?? (await getFreePort());
-  const logs: string[] = [];
-  const child = spawn(process.execPath, [MAIN, '--data-dir', dataDir, '--admin-listen', `127.0.0.1:${adminPort}`, '--log-level', 'debug', ...opts.args], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  child.stdout.setEncoding('utf8').on('data', (d: string) => logs.push(d));
-  child.stderr.setEncoding('utf8').on('data', (d: string) => logs.push(d));
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  await waitFor(
-    async () => {
-      if (child.exitCode !== null) throw new Error(`daemon exited with ${child.exitCode}:\n${logs.join('')}`);
-      return logs.join('').includes('admin API listening');
-    },
-    20_000,
-    'the daemon to listen',
-  ).catch((err: unknown) => {
-    child.kill('SIGKILL');
-    throw err;
-  });
-  const adminUrl = `http://127.0.0.1:${adminPort}`;
-  return {
-    dataDir,
-    adminUrl,
-    adminPort,
-    logs,
-    child,
-    api: async <T,>(method: string, path: string, body?: unknown, headers: Record<string, string> = {}) => {
-      const res = await fetch(adminUrl + path, {
-        method,
-        headers: { ...(body !== undefined ? { 'content-type': 'application/json' } : {}), ...headers },
-        body: body !== undefined ? JSON.stringify(body) : undefined,
-      });
-      const text = await res.text();
-      let parsed: unknown;
-      try {
-        parsed = JSON.parse(text);
-      } catch {
-        parsed = text;
-      }
-      return { status: res.status, body: parsed as T };
-    },
-    stop: async () => {
-      if (child.exitCode === null) child.kill('SIGTERM');
-      return exited;
-    },
-    kill: async () => {
-      if (child.exitCode === null) child.kill('SIGKILL');
-      await exited;
-    },
-  };
+  return startDaemon({ ...opts, dataDir: opts.dataDir ?? (await makeTempDir('bp-fault-daemon-')), readyWhen: 'log' });
 }

@@ -47,7 +47,13 @@ process.on('exit', () => {
   for (const c of running) c.kill('SIGKILL');
 });
 
-export async function startDaemon(opts: { dataDir?: string; adminPort?: number; args?: string[]; env?: Record<string, string> } = {}): Promise<DaemonProcess> {
+/**
+ * The built daemon as a child process, ready once GET /health answers 200, or with `readyWhen: 'log'` once it
+ * logs that the admin API listens (for a daemon /health cannot be polled on: an admin token, or HTTPS).
+ */
+export async function startDaemon(
+  opts: { dataDir?: string; adminPort?: number; args?: string[]; env?: Record<string, string>; readyWhen?: 'health' | 'log' } = {},
+): Promise<DaemonProcess> {
   ensureBuilt();
   const dataDir = opts.dataDir ?? (await makeTempDir('binlog-proxy-daemon-'));
   const adminPort = opts.adminPort ?? (await getFreePort());
@@ -84,13 +90,20 @@ export async function startDaemon(opts: { dataDir?: string; adminPort?: number; 
   const deadline = Date.now() + 20_000;
   for (;;) {
     if (child.exitCode !== null) throw new Error(`daemon exited with ${child.exitCode}:\n${logs.join('')}`);
-    try {
-      const r = await api('GET', '/health');
-      if (r.status === 200) break;
-    } catch {
-      // not listening yet
+    if (opts.readyWhen === 'log') {
+      if (logs.join('').includes('admin API listening')) break;
+    } else {
+      try {
+        const r = await api('GET', '/health');
+        if (r.status === 200) break;
+      } catch {
+        // not listening yet
+      }
     }
-    if (Date.now() > deadline) throw new Error(`daemon did not become healthy:\n${logs.join('')}`);
+    if (Date.now() > deadline) {
+      child.kill('SIGKILL');
+      throw new Error(`daemon did not become ready (${opts.readyWhen ?? 'health'}):\n${logs.join('')}`);
+    }
     await new Promise((r) => setTimeout(r, 100));
   }
   return {
