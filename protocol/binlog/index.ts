@@ -61,7 +61,16 @@ export {
   type FakeRotateInit,
   type RestampFdeOptions,
 } from './builders.js';
-export { checkBinlogMagic, readBinlogFile, type BinlogFileEvent, type ReadBinlogFileOptions } from './file.js';
+export {
+  binlogFileStart,
+  binlogTruncated,
+  checkBinlogMagic,
+  readBinlogFile,
+  readBinlogPiece,
+  type BinlogFileEvent,
+  type BinlogFileState,
+  type ReadBinlogFileOptions,
+} from './file.js';
 export {
   TransactionTracker,
   queryKindOf,
