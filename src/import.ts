@@ -2,7 +2,8 @@
  * `binlog-proxy import --data-dir DIR FILE...`: seeds the store from existing binlog files, so old binlogs can
  * be served to replicas and clients (the "fake primary" use).
  *
- * The files go through exactly the pipeline the syncer uses for a live dump (a fake ROTATE per file, then every
+ * Files are read a piece at a time (src/binlog-file.ts), twice: once to check them all, once to store them; memory
+ * does not grow with their size. The files go through exactly the pipeline the syncer uses for a live dump (a fake ROTATE per file, then every
  * event verbatim), so checksums are verified, transactions are grouped and stored atomically, and file
  * coordinates are the files' own. Before anything is stored, the whole set is checked:
  *   - every file starts with the binlog magic and an FDE, and all have the same flavour (MySQL or MariaDB),
@@ -11,15 +12,14 @@
  *   - an existing store continues into the first file: its last file is the first file (import resumes after
  *     what is stored) or its last ROTATE named the first file.
  */
-import { readFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
-import { BinlogProxyError } from '../protocol/errors.js';
-import { readBinlogFile } from '../protocol/binlog/file.js';
+import { BinlogProxyError, ProtocolError } from '../protocol/errors.js';
 import { decodeFormatDescription, flavorOf } from '../protocol/binlog/fde.js';
 import { ROTATE_EVENT, BINLOG_CHECKSUM_ALG_OFF } from '../protocol/binlog/constants.js';
 import { decodeRotate } from '../protocol/binlog/rotate.js';
 import { buildFakeRotate } from '../protocol/binlog/builders.js';
 import { openStore, splitEvents, type BinlogStore } from '../storage/index.js';
+import { BinlogFileReadError, streamBinlogFile } from './binlog-file.js';
 import type { Logger } from './logger.js';
 import { StreamPipeline, compareFiles } from './syncer/pipeline.js';
 import { StoreWriter } from './syncer/writer.js';
@@ -35,44 +35,47 @@ export interface ImportReport {
   last_position: number;
 }
 
-interface LoadedFile {
+interface CheckedFile {
   path: string;
   name: string;
-  buf: Buffer;
+  bytes: number;
   flavor: 'mysql' | 'mariadb';
   events: number;
   /** Target of the closing ROTATE, if the file ends with one. */
   rotatesTo: string | null;
 }
 
-async function loadAndCheck(path: string): Promise<LoadedFile> {
-  let buf: Buffer;
-  try {
-    buf = await readFile(path);
-  } catch (err) {
-    throw new ImportError('ERR_IMPORT_READ', `cannot read ${path}: ${(err as Error).message}`, { cause: err });
-  }
+/** ImportError for a failure while reading `path`: unreadable (ERR_IMPORT_READ) or not a binlog (ERR_IMPORT_INVALID). */
+function readFailure(path: string, err: unknown): ImportError {
+  if (err instanceof BinlogFileReadError) return new ImportError('ERR_IMPORT_READ', err.message, { cause: err });
+  return new ImportError('ERR_IMPORT_INVALID', `${path} is not a valid binlog file: ${(err as Error).message}`, { cause: err });
+}
+
+async function check(path: string): Promise<CheckedFile> {
   let flavor: 'mysql' | 'mariadb' | null = null;
   let events = 0;
+  let bytes = 4;
   let last: { type: number; raw: Buffer; alg: number } | null = null;
   try {
-    for (const e of readBinlogFile(buf, { verifyChecksums: true })) {
-      if (flavor === null) flavor = flavorOf(e.fde);
-      events++;
+    for await (const batch of streamBinlogFile(path, { verifyChecksums: true })) {
+      if (flavor === null) flavor = flavorOf(batch[0]!.fde);
+      events += batch.length;
+      const e = batch[batch.length - 1]!;
+      bytes = e.pos + e.event.raw.length;
       last = { type: e.event.typeCode, raw: e.event.raw, alg: e.checksumAlg };
     }
   } catch (err) {
-    throw new ImportError('ERR_IMPORT_INVALID', `${path} is not a valid binlog file: ${(err as Error).message}`, { cause: err });
+    throw readFailure(path, err);
   }
   if (flavor === null) throw new ImportError('ERR_IMPORT_INVALID', `${path} holds no events`);
   let rotatesTo: string | null = null;
   if (last && last.type === ROTATE_EVENT) rotatesTo = decodeRotate(last.raw, last.alg).nextFile;
-  return { path, name: basename(path), buf, flavor, events, rotatesTo };
+  return { path, name: basename(path), bytes, flavor, events, rotatesTo };
 }
 
 export async function runImport(opts: { dataDir: string; files: string[]; log: Logger }): Promise<ImportReport> {
-  const loaded: LoadedFile[] = [];
-  for (const p of opts.files) loaded.push(await loadAndCheck(p));
+  const loaded: CheckedFile[] = [];
+  for (const p of opts.files) loaded.push(await check(p));
   loaded.sort((a, b) => compareFiles(a.name, b.name));
   const names = new Set<string>();
   for (const f of loaded) {
@@ -145,17 +148,25 @@ export async function runImport(opts: { dataDir: string; files: string[]; log: L
     const serverId = 1;
     for (const f of loaded) {
       pipeline.pushEvent(buildFakeRotate({ serverId, position: 4n, fileName: f.name, checksum: false }));
-      // The first pass (loadAndCheck) verified every CRC and the pipeline verifies them again as it stores:
-      // this pass only walks the events.
-      for (const e of readBinlogFile(f.buf, { verifyChecksums: false })) {
-        pipeline.pushEvent(e.event.raw);
-        if (writer.pendingBytes > 64 * 1024 * 1024) {
-          await new Promise<void>((resolve) => {
-            drained = resolve;
-          });
-          drained = null;
+      // The first pass (check) verified every CRC and the pipeline verifies them again as it stores: this pass
+      // only walks the events. A file changed in between fails here with the reason.
+      try {
+        for await (const batch of streamBinlogFile(f.path, { verifyChecksums: false })) {
+          for (const e of batch) {
+            pipeline.pushEvent(e.event.raw);
+            if (writer.pendingBytes > 64 * 1024 * 1024) {
+              await new Promise<void>((resolve) => {
+                drained = resolve;
+              });
+              drained = null;
+            }
+            if (failure) throw failure;
+          }
         }
-        if (failure) throw failure;
+      } catch (err) {
+        if (err === failure || err instanceof ImportError) throw err;
+        if (err instanceof BinlogFileReadError || err instanceof ProtocolError) throw readFailure(f.path, err);
+        throw err;
       }
     }
     if (pipeline.inTransaction) {
@@ -167,7 +178,7 @@ export async function runImport(opts: { dataDir: string; files: string[]; log: L
     const after = store.getState();
     opts.log.info({ files: loaded.map((f) => f.name), transactions }, 'import finished');
     return {
-      files: loaded.map((f) => ({ name: f.name, bytes: f.buf.length, events: f.events })),
+      files: loaded.map((f) => ({ name: f.name, bytes: f.bytes, events: f.events })),
       transactions,
       executed_gtids: after.executedGtids,
       last_file: after.lastFile,
