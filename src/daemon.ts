@@ -36,7 +36,7 @@ import type { LogFileSummary, LogsControl, PurgeResult } from './admin/logs-rout
 import { ConflictError } from './errors.js';
 import { DiscoveryService, KvInstanceStore, discoveryRoutes } from './discovery/index.js';
 import { SectionKvRange } from './discovery/kv-section.js';
-import { EtcdCoordinator } from './cluster/coordinator.js';
+import type { EtcdCoordinator } from './cluster/coordinator.js';
 import { coordinatorOptionsFromConfig, etcdTlsFiles, memberFromConfig } from './cluster/from-config.js';
 import { clusterAdminPlugin } from './cluster/forward.js';
 import { ClusterNode } from './cluster/node.js';
@@ -186,7 +186,7 @@ export async function startDaemon(config: Config, log: Logger, opts: { version: 
   // address, so that topology tools see primary -> proxy -> replicas. Filled in when the server starts; the
   // syncer reads it at each connect.
   const reportAs: SyncerIdentity = {};
-  const cluster = config.cluster !== null ? buildCluster(config, store, identity, log, metrics, reportAs) : null;
+  const cluster = config.cluster !== null ? await buildCluster(config, store, identity, log, metrics, reportAs) : null;
   const syncer = cluster?.leaderSyncer ?? new Syncer({ store, log, metrics, identity: reportAs });
   let syncerArgsForPassthrough: SyncerArgs | null = null;
   const server = new ReplicationServer({
@@ -329,7 +329,10 @@ function noteServerAddress(reportAs: SyncerIdentity, addr: string, boundPort: nu
   reportAs.reportPort = boundPort ?? port;
 }
 
-function buildCluster(config: Config, store: BinlogStore, identity: Identity, log: Logger, metrics: Metrics, reportAs: SyncerIdentity): ClusterParts {
+async function buildCluster(config: Config, store: BinlogStore, identity: Identity, log: Logger, metrics: Metrics, reportAs: SyncerIdentity): Promise<ClusterParts> {
+  // Loaded only in cluster mode: the etcd client (gRPC, protobufjs) costs a daemon without a cluster ~30 MB of RSS
+  // and ~0.3 s of start-up.
+  const { EtcdCoordinator } = await import('./cluster/coordinator.js');
   const clusterConfig = config.cluster!;
   const self = memberFromConfig(config);
   const fenced = new FencedStore(store);
