@@ -135,6 +135,14 @@ function copySegments(segs: readonly CachedSegment[]): CachedSegment[] {
   });
 }
 
+/**
+ * LevelDB's max_open_files by default: its minimum, a table cache of 64 tables. LevelDB maps each open table
+ * file into memory, and every page a reader touched counts in the daemon's RSS until the table is closed: with
+ * classic-level's default (1000) a replica catching up through a long history left up to ~1000 tables of ~4 MB
+ * mapped. With 64, at most ~256 MB; a table closed early costs one open (footer and index) when read again.
+ */
+const DEFAULT_MAX_OPEN_FILES = 74;
+
 function mapOpenError(err: unknown, dir: string): StorageError {
   const codes = [(err as { code?: unknown })?.code, (err as { cause?: { code?: unknown } })?.cause?.code];
   if (codes.includes('LEVEL_LOCKED')) return new StorageError('ERR_STORAGE_LOCKED', `store ${dir} is in use by another process`, { cause: err });
@@ -172,7 +180,7 @@ export async function openStore(dir: string, options: StoreOptions = {}): Promis
     compression: ldb.compression ?? false,
     ...(ldb.writeBufferSize !== undefined ? { writeBufferSize: ldb.writeBufferSize } : {}),
     ...(ldb.cacheSize !== undefined ? { cacheSize: ldb.cacheSize } : {}),
-    ...(ldb.maxOpenFiles !== undefined ? { maxOpenFiles: ldb.maxOpenFiles } : {}),
+    maxOpenFiles: ldb.maxOpenFiles ?? DEFAULT_MAX_OPEN_FILES,
   });
   try {
     await db.open();

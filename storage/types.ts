@@ -238,6 +238,9 @@ export interface StoreOptions {
   readCacheBytes?: number;
   /** Bytes per reader batch (default 1 MiB). */
   readBatchBytes?: number;
-  /** LevelDB knobs. `compression` (snappy) is off by default: a store takes about the space of the binlog files. */
+  /**
+   * LevelDB knobs. `compression` (snappy) is off by default: a store takes about the space of the binlog files.
+   * `maxOpenFiles` defaults to 74 (LevelDB's minimum, 64 tables open and memory-mapped at most).
+   */
   leveldb?: { writeBufferSize?: number; cacheSize?: number; compression?: boolean; maxOpenFiles?: number };
 }

@@ -527,6 +527,42 @@ describe('storage conformance', () => {
   });
 
   describe('readers', () => {
+    it('keeps at most 64 LevelDB tables memory-mapped after a full read, unless maxOpenFiles says otherwise', { timeout: 60_000 }, async () => {
+      /** Distinct table files of `sub` mapped into this process. */
+      const mappedTables = (sub: string): number => {
+        const prefix = path.join(dir, sub) + '/';
+        const files = new Set<string>();
+        for (const line of readFileSync('/proc/self/maps', 'utf8').split('\n')) {
+          const at = line.indexOf(prefix);
+          if (at >= 0 && line.endsWith('.ldb')) files.add(line.slice(at));
+        }
+        return files.size;
+      };
+      // Small memtables, and a flush (one LevelDB batch) every ~80 KiB: a table per flush, ~125 in all.
+      const counts: Record<string, { tables: number; mapped: number }> = {};
+      for (const [sub, maxOpenFiles] of [['bounded', undefined], ['classic', 1000]] as const) {
+        const store = await mk({ flavor: 'mysql', leveldb: { writeBufferSize: 64 << 10, ...(maxOpenFiles ? { maxOpenFiles } : {}) } }, sub);
+        const b = new LogBuilder('mysql', 11);
+        await store.append(b.startFile('bin.000001', ''));
+        for (let i = 0; i < 5000; i++) {
+          await store.append(b.trx({ n: 2, avg: 1000 }));
+          if (i % 40 === 39) await store.flush();
+        }
+        await store.flush();
+        const read: Buffer[] = [];
+        for await (const batch of await store.openReader({ from: 'oldest', follow: false })) for (const u of batch) read.push(u.data);
+        expect(read.length).toBe(b.units.length);
+        expect(Buffer.concat(read).equals(b.bytesOf('bin.000001'))).toBe(true);
+        const tables = (await readdir(path.join(dir, sub))).filter((f) => f.endsWith('.ldb')).length;
+        counts[sub] = { tables, mapped: mappedTables(sub) };
+      }
+      expect(counts.bounded!.tables).toBeGreaterThan(100);
+      expect(counts.bounded!.mapped).toBeGreaterThan(0);
+      expect(counts.bounded!.mapped).toBeLessThanOrEqual(64);
+      // The mechanism the default relies on: with LevelDB's usual table cache every table read stays mapped.
+      expect(counts.classic!.mapped).toBeGreaterThan(100);
+    });
+
     it('follows the live tail: a waiting reader gets a new unit within a few ms', async () => {
       const store = await mk();
       const b = new LogBuilder('mysql');
