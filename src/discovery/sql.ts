@@ -3,7 +3,6 @@
  * keyed by column name. The mysql2 adapter below enforces the connect timeout, the per-query timeout and an
  * overall deadline, and turns every failure into a DiscoveryError (never leaking the password).
  */
-import mysql from 'mysql2/promise';
 import type { Connection, RowDataPacket } from 'mysql2/promise';
 import { DiscoveryError, redactSecrets } from './errors.js';
 import { formatKey } from './key.js';
@@ -145,8 +144,15 @@ class Mysql2Session implements SqlSession {
   }
 }
 
+/** mysql2/promise, loaded by the first probe (a daemon that discovers nothing never loads it). */
+let mysql2: Promise<typeof import('mysql2/promise')> | null = null;
+function loadMysql2(): Promise<typeof import('mysql2/promise')> {
+  return (mysql2 ??= import('mysql2/promise').then((m) => m.default));
+}
+
 /** The production connector: mysql2/promise, one plain connection per probe, BIGINTs as strings. */
 export const mysql2Connector: SqlConnector = async (key, opts) => {
+  const mysql = await loadMysql2();
   const remaining = opts.deadline - Date.now();
   if (remaining <= 0) throw timeoutError(key, 'connect', 0);
   const connectTimeout = Math.min(opts.connectTimeoutMs, remaining);

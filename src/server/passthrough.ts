@@ -9,7 +9,6 @@
  * EXPLAIN/... and contain no locking or INTO clause, and the primary session is put in
  * `SET SESSION TRANSACTION READ ONLY` before the first statement.
  */
-import mysql from 'mysql2';
 import type { Connection, FieldPacket, QueryError, ResultSetHeader } from 'mysql2';
 import type { Logger } from '../logger.js';
 import type { ColumnDefinition } from '../../protocol/resultset.js';
@@ -39,6 +38,12 @@ function unavailable(message: string, cause?: unknown): SqlError {
   return new SqlError(1105, 'HY000', `passthrough to the primary failed: ${message}`, { cause });
 }
 
+/** mysql2, loaded on the first passthrough query (most daemons never forward one). */
+let mysql2: Promise<typeof import('mysql2')> | null = null;
+function loadMysql2(): Promise<typeof import('mysql2')> {
+  return (mysql2 ??= import('mysql2').then((m) => m.default));
+}
+
 export class PassthroughSession {
   private connection: Connection | null = null;
   private opening: Promise<Connection> | null = null;
@@ -53,7 +58,7 @@ export class PassthroughSession {
   private async connect(database: string | null): Promise<Connection> {
     const t = this.target();
     if (!t) throw unavailable('no primary is configured (start the syncer first)');
-    const conn = mysql.createConnection({
+    const conn = (await loadMysql2()).createConnection({
       host: t.host,
       port: t.port,
       user: t.user,
