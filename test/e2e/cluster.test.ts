@@ -8,17 +8,15 @@
 //   4. in the end every surviving node's log, downloaded with `mariadb-binlog --raw`, equals the primary's
 //      binlog byte for byte, and the replica equals the primary (CHECKSUM TABLE, GTID).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { execFile } from 'node:child_process';
-import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import type { Connection } from 'mysql2/promise';
+import { downloadRawBinlogs } from '../helpers/binlog-client.js';
 import { startDaemon, type DaemonProcess } from '../helpers/daemon.js';
 import { startEtcd, type EtcdInstance } from '../helpers/etcd.js';
 import {
   checksumTables,
   replicaStatus,
-  requireMariaDBBinaries,
   ROOT_PASSWORD,
   startMariaDB,
   startReplica,
@@ -29,7 +27,6 @@ import { getFreePorts } from '../helpers/ports.js';
 import { makeTempDir } from '../helpers/tmp.js';
 import { sleep, waitFor } from '../helpers/wait.js';
 
-const run = promisify(execFile);
 const REPL_PASSWORD = 'repl-secret-cluster-4c1d';
 const SERVER_PASSWORD = 'downstream-secret-cluster-08be';
 const CLUSTER_SECRET = 'e2e cluster secret, 32 characters';
@@ -132,16 +129,8 @@ describe('cluster end to end: 3 daemons + etcd + MariaDB primary + replica on a 
     return leader;
   }
 
-  async function download(port: number, user: string, password: string, dir: string, first: string): Promise<Map<string, Buffer>> {
-    await mkdir(dir, { recursive: true });
-    await run(requireMariaDBBinaries().binlog, [
-      '--no-defaults', '--read-from-remote-server', '--raw', '--to-last-log', '--host=127.0.0.1', `--port=${port}`,
-      `--user=${user}`, `--password=${password}`, `--result-file=${dir}/`, first,
-    ], { timeout: 60_000 });
-    const out = new Map<string, Buffer>();
-    for (const f of (await readdir(dir)).sort()) out.set(f, await readFile(join(dir, f)));
-    return out;
-  }
+  const download = (port: number, user: string, password: string, dir: string, first: string): Promise<Map<string, Buffer>> =>
+    downloadRawBinlogs({ port, user, password, dir, first });
 
   it('elects, forwards, fails over on SIGKILL and SIGSTOP, and every log equals the primary', async () => {
     for (const name of ['n1', 'n2', 'n3']) nodes.push(await launch(name));

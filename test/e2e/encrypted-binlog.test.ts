@@ -4,18 +4,16 @@
 // MariaDB replica (MASTER_USE_GTID=slave_pos) replicating through the proxy ends with the primary's
 // CHECKSUM TABLE, and `mariadb-binlog --raw --to-last-log` downloads from the proxy what it downloads from the
 // primary.
-import { execFile } from 'node:child_process';
-import { mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FORMAT_DESCRIPTION_EVENT, START_ENCRYPTION_EVENT } from '../../protocol/binlog/constants.js';
+import { downloadRawBinlogs, waitProxyCaughtUp } from '../helpers/binlog-client.js';
 import { startDaemon, type DaemonProcess } from '../helpers/daemon.js';
 import { checksumTables, replicaStatus, startMariaDB, startReplica, waitForReplicaCatchUp, type MariaDBInstance } from '../helpers/mariadb.js';
 import { getFreePort } from '../helpers/ports.js';
 import { makeTempDir } from '../helpers/tmp.js';
 
-const run = promisify(execFile);
 const H = '127.0.0.1';
 const REPL_PASSWORD = 'repl-pw-encrypted-e2e';
 const TABLES = ['secret.accounts', 'secret.notes'];
@@ -68,16 +66,7 @@ describe('a primary with an encrypted binlog', () => {
     await primary?.destroy();
   });
 
-  async function proxyCaughtUp(): Promise<void> {
-    const pos = await primary.gtidBinlogPos();
-    const end = Date.now() + 30_000;
-    for (;;) {
-      const s = await daemon.api<{ data: { executed_gtid_set: string; last_error?: unknown } }>('GET', '/binlog/syncer/status');
-      if (s.body.data.executed_gtid_set === pos) return;
-      if (Date.now() > end) throw new Error(`proxy not caught up: ${JSON.stringify(s.body.data)} vs ${pos}`);
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  }
+  const proxyCaughtUp = (): Promise<void> => waitProxyCaughtUp(daemon, primary);
 
   it("the primary's binlog files are encrypted on disk", async () => {
     await workload(primary, 0);
@@ -108,22 +97,13 @@ describe('a primary with an encrypted binlog', () => {
 
   it('mariadb-binlog --raw downloads from the proxy what it downloads from the primary (decrypted events)', async () => {
     await proxyCaughtUp();
-    const fromProxy = path.join(out, 'proxy');
-    const fromPrimary = path.join(out, 'primary');
-    for (const [dir, p] of [[fromProxy, port], [fromPrimary, primary.port]] as const) {
-      await mkdir(dir, { recursive: true });
-      await run('mariadb-binlog', ['--no-defaults', '--read-from-remote-server', '--raw', '--to-last-log', `--host=${H}`, `--port=${p}`,
-        '--user=repl', `--password=${REPL_PASSWORD}`, `--result-file=${dir}/`, 'bin.000001'], { timeout: 60_000 });
-    }
-    const names = (await readdir(fromPrimary)).sort();
-    expect(names.length).toBeGreaterThanOrEqual(3);
-    expect((await readdir(fromProxy)).sort()).toEqual(names);
-    for (const n of names) {
-      const mine = await readFile(path.join(fromProxy, n));
-      expect(mine.equals(await readFile(path.join(fromPrimary, n))), n).toBe(true);
-    }
+    const creds = { user: 'repl', password: REPL_PASSWORD, first: 'bin.000001' };
+    const fromProxy = await downloadRawBinlogs({ ...creds, port, dir: path.join(out, 'proxy') });
+    const fromPrimary = await downloadRawBinlogs({ ...creds, port: primary.port, dir: path.join(out, 'primary') });
+    expect(fromPrimary.size).toBeGreaterThanOrEqual(3);
+    expect([...fromProxy.keys()]).toEqual([...fromPrimary.keys()]);
+    for (const [n, bytes] of fromPrimary) expect(fromProxy.get(n)!.equals(bytes), n).toBe(true);
     // What the dump thread sends is decrypted: the table name is there in clear.
-    const all = Buffer.concat(await Promise.all(names.map((n) => readFile(path.join(fromProxy, n)))));
-    expect(all.includes(Buffer.from(MARKER))).toBe(true);
+    expect(Buffer.concat([...fromProxy.values()]).includes(Buffer.from(MARKER))).toBe(true);
   }, 120_000);
 });

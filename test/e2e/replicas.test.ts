@@ -2,17 +2,16 @@
 // MASTER_USE_GTID=current_pos and one with file/position (MASTER_USE_GTID=no), both stopped and restarted
 // mid-stream; `mariadb-binlog --raw --to-last-log` from the proxy byte-identical to the same download from the
 // primary; `--stop-never` follows new events.
-import { spawn, execFile } from 'node:child_process';
-import { mkdir, readFile, readdir, stat } from 'node:fs/promises';
+import { spawn } from 'node:child_process';
+import { mkdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { checksumTables, replicaStatus, startMariaDB, startReplica, waitForReplicaCatchUp, type MariaDBInstance } from '../helpers/mariadb.js';
 import { getFreePort } from '../helpers/ports.js';
 import { makeTempDir } from '../helpers/tmp.js';
 import { startDaemon, type DaemonProcess } from '../helpers/daemon.js';
+import { downloadRawBinlogs, waitProxyCaughtUp } from '../helpers/binlog-client.js';
 
-const run = promisify(execFile);
 const H = '127.0.0.1';
 const REPL_PASSWORD = 'repl-pw-replicas-e2e';
 const TABLES = ['app.t', 'app.m', 'app.x'];
@@ -69,16 +68,7 @@ describe('replicas and binlog clients through the daemon', () => {
     await primary?.destroy();
   });
 
-  async function proxyCaughtUp(): Promise<void> {
-    const pos = await primary.gtidBinlogPos();
-    const end = Date.now() + 30_000;
-    for (;;) {
-      const s = await daemon.api<{ data: { executed_gtid_set: string } }>('GET', '/binlog/syncer/status');
-      if (s.body.data.executed_gtid_set === pos) return;
-      if (Date.now() > end) throw new Error(`proxy not caught up: ${s.body.data.executed_gtid_set} vs ${pos}`);
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  }
+  const proxyCaughtUp = (): Promise<void> => waitProxyCaughtUp(daemon, primary);
 
   it('current_pos and file/position replicas follow a varied live workload, across STOP/START SLAVE', async () => {
     await workload(primary, 0);
@@ -115,19 +105,12 @@ describe('replicas and binlog clients through the daemon', () => {
 
   it('mariadb-binlog --raw --to-last-log downloads from the proxy what it downloads from the primary', async () => {
     await proxyCaughtUp();
-    const fromProxy = path.join(out, 'proxy');
-    const fromPrimary = path.join(out, 'primary');
-    for (const [dir, p] of [[fromProxy, port], [fromPrimary, primary.port]] as const) {
-      await mkdir(dir, { recursive: true });
-      await run('mariadb-binlog', ['--no-defaults', '--read-from-remote-server', '--raw', '--to-last-log', `--host=${H}`, `--port=${p}`,
-        '--user=repl', `--password=${REPL_PASSWORD}`, `--result-file=${dir}/`, 'bin.000001'], { timeout: 60_000 });
-    }
-    const names = (await readdir(fromPrimary)).sort();
-    expect(names.length).toBeGreaterThanOrEqual(3);
-    expect((await readdir(fromProxy)).sort()).toEqual(names);
-    for (const n of names) {
-      expect((await readFile(path.join(fromProxy, n))).equals(await readFile(path.join(fromPrimary, n))), n).toBe(true);
-    }
+    const creds = { user: 'repl', password: REPL_PASSWORD, first: 'bin.000001' };
+    const fromProxy = await downloadRawBinlogs({ ...creds, port, dir: path.join(out, 'proxy') });
+    const fromPrimary = await downloadRawBinlogs({ ...creds, port: primary.port, dir: path.join(out, 'primary') });
+    expect(fromPrimary.size).toBeGreaterThanOrEqual(3);
+    expect([...fromProxy.keys()]).toEqual([...fromPrimary.keys()]);
+    for (const [n, bytes] of fromPrimary) expect(fromProxy.get(n)!.equals(bytes), n).toBe(true);
   }, 120_000);
 
   it('mariadb-binlog --stop-never from the proxy follows new events', async () => {

@@ -1,17 +1,14 @@
 // A real binlog client against the proxy: `mariadb-binlog --read-from-remote-server --raw` downloads the stored
 // binlog through the replica-facing server and the binlog sender; the files it writes must equal the primary's.
-import { execFile } from 'node:child_process';
-import { mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ReplicationServer } from '../../src/server/server.js';
 import type { BinlogStore } from '../../storage/index.js';
+import { downloadRawBinlogs } from '../helpers/binlog-client.js';
 import { makeTempDir, removeTempDir } from '../helpers/tmp.js';
 import { fixture, sameBytes, storeOf, unitsOf } from '../unit/dump/_helpers.js';
 
-const run = promisify(execFile);
 
 const USER = { user: 'repl', password: 'secret-pw' };
 
@@ -32,26 +29,6 @@ async function serve(dir: string, flavor: 'mysql' | 'mariadb', files: Array<[str
   });
   await server.start({ addr: '127.0.0.1:0', users: [USER] });
   return { store, server, port: server.port! };
-}
-
-async function download(port: number, outDir: string, first: string, extra: string[] = []): Promise<void> {
-  await mkdir(outDir, { recursive: true });
-  await run(
-    'mariadb-binlog',
-    [
-      '--no-defaults',
-      '--read-from-remote-server',
-      '--raw',
-      '--host=127.0.0.1',
-      `--port=${port}`,
-      `--user=${USER.user}`,
-      `--password=${USER.password}`,
-      `--result-file=${outDir}/`,
-      ...extra,
-      first,
-    ],
-    { timeout: 30_000 },
-  );
 }
 
 describe('mariadb-binlog --read-from-remote-server --raw through the proxy', () => {
@@ -76,17 +53,15 @@ describe('mariadb-binlog --read-from-remote-server --raw through the proxy', () 
 
   it('MariaDB: every file, byte for byte (--to-last-log)', async () => {
     const out = path.join(dir, 'out-m');
-    await download(maria.port, out, 'bin.000001', ['--to-last-log']);
-    for (const name of ['bin.000001', 'bin.000002']) {
-      const got = await readFile(path.join(out, name));
-      expect(sameBytes(got, fixture(`mariadb-10.11-crc32/${name}`))).toBe('equal');
-    }
+    const got = await downloadRawBinlogs({ ...USER, port: maria.port, dir: out, first: 'bin.000001', timeoutMs: 30_000 });
+    expect([...got.keys()]).toEqual(['bin.000001', 'bin.000002']);
+    for (const [name, bytes] of got) expect(sameBytes(bytes, fixture(`mariadb-10.11-crc32/${name}`))).toBe('equal');
   });
 
   it('MariaDB: one file from a position (the FDE goes with log_pos 0; the events after it are exact)', async () => {
     const out = path.join(dir, 'out-p');
-    await download(maria.port, out, 'bin.000001', ['--start-position=4840']);
-    const got = await readFile(path.join(out, 'bin.000001'));
+    const files = await downloadRawBinlogs({ ...USER, port: maria.port, dir: out, first: 'bin.000001', toLastLog: false, extra: ['--start-position=4840'], timeoutMs: 30_000 });
+    const got = files.get('bin.000001')!;
     const f1 = fixture('mariadb-10.11-crc32/bin.000001');
     const fdeLen = f1.readUInt32LE(4 + 9);
     expect(sameBytes(got.subarray(4 + fdeLen), f1.subarray(4840))).toBe('equal');

@@ -3,7 +3,7 @@
 // mixed flavours, a truncated file, a store they do not continue) are refused with a clear error and leave
 // the store as it was.
 import { execFile } from 'node:child_process';
-import { mkdir, readFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { pino } from 'pino';
@@ -18,6 +18,7 @@ import { BINLOG_CHECKSUM_ALG_OFF, LOG_EVENT_ARTIFICIAL_F, ROTATE_EVENT, FORMAT_D
 import { decodeRotate } from '../../protocol/binlog/rotate.js';
 import { decodeFormatDescription } from '../../protocol/binlog/fde.js';
 import { readEventHeader } from '../../protocol/binlog/header.js';
+import { downloadRawBinlogs } from '../helpers/binlog-client.js';
 import { makeTempDir } from '../helpers/tmp.js';
 import { ensureBuilt, MAIN } from '../helpers/daemon.js';
 
@@ -59,15 +60,9 @@ describe('import', () => {
       await server.stop();
       await store.close();
     });
-    const out = path.join(dataDir, 'download');
-    await mkdir(out);
-    await run('mariadb-binlog', [
-      '--no-defaults', '--read-from-remote-server', '--raw', '--to-last-log', '--host=127.0.0.1', `--port=${port}`,
-      `--user=${USER.user}`, `--password=${USER.password}`, `--result-file=${out}/`, 'bin.000001',
-    ], { timeout: 30_000 });
-    for (const f of files) {
-      expect((await readFile(path.join(out, path.basename(f)))).equals(await readFile(f)), path.basename(f)).toBe(true);
-    }
+    const got = await downloadRawBinlogs({ ...USER, port, dir: path.join(dataDir, 'download'), first: 'bin.000001', timeoutMs: 30_000 });
+    expect([...got.keys()]).toEqual(files.map((f) => path.basename(f)));
+    for (const f of files) expect(got.get(path.basename(f))!.equals(await readFile(f)), path.basename(f)).toBe(true);
   });
 
   it('imports the MySQL 8.0.45 GTID files and a COM_BINLOG_DUMP returns their bytes', async () => {
