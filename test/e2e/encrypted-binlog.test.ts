@@ -8,7 +8,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FORMAT_DESCRIPTION_EVENT, START_ENCRYPTION_EVENT } from '../../protocol/binlog/constants.js';
-import { downloadRawBinlogs, waitProxyCaughtUp } from '../helpers/binlog-client.js';
+import { expectSameDownloads, waitProxyCaughtUp } from '../helpers/binlog-client.js';
 import { startDaemon, type DaemonProcess } from '../helpers/daemon.js';
 import { checksumTables, replicaStatus, startMariaDB, startReplica, waitForReplicaCatchUp, type MariaDBInstance } from '../helpers/mariadb.js';
 import { getFreePort } from '../helpers/ports.js';
@@ -97,12 +97,7 @@ describe('a primary with an encrypted binlog', () => {
 
   it('mariadb-binlog --raw downloads from the proxy what it downloads from the primary (decrypted events)', async () => {
     await proxyCaughtUp();
-    const creds = { user: 'repl', password: REPL_PASSWORD, first: 'bin.000001' };
-    const fromProxy = await downloadRawBinlogs({ ...creds, port, dir: path.join(out, 'proxy') });
-    const fromPrimary = await downloadRawBinlogs({ ...creds, port: primary.port, dir: path.join(out, 'primary') });
-    expect(fromPrimary.size).toBeGreaterThanOrEqual(3);
-    expect([...fromProxy.keys()]).toEqual([...fromPrimary.keys()]);
-    for (const [n, bytes] of fromPrimary) expect(fromProxy.get(n)!.equals(bytes), n).toBe(true);
+    const fromProxy = await expectSameDownloads({ proxyPort: port, primaryPort: primary.port, user: 'repl', password: REPL_PASSWORD, dir: out, first: 'bin.000001', minFiles: 3 });
     // What the dump thread sends is decrypted: the table name is there in clear.
     expect(Buffer.concat([...fromProxy.values()]).includes(Buffer.from(MARKER))).toBe(true);
   }, 120_000);

@@ -4,6 +4,7 @@ import { execFile } from 'node:child_process';
 import { mkdir, readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import { expect } from 'vitest';
 import type { DaemonProcess } from './daemon.js';
 import { requireMariaDBBinaries, type MariaDBInstance } from './mariadb.js';
 
@@ -48,6 +49,28 @@ export async function downloadRawBinlogs(o: RawDownload): Promise<Map<string, Bu
   const out = new Map<string, Buffer>();
   for (const f of (await readdir(o.dir)).sort()) out.set(f, await readFile(path.join(o.dir, f)));
   return out;
+}
+
+/**
+ * Downloads everything from `first` on from the proxy and from the primary (into dir/proxy, dir/primary) and
+ * expects the same files, byte for byte, and at least `minFiles` of them. Returns the proxy's files.
+ */
+export async function expectSameDownloads(o: {
+  proxyPort: number;
+  primaryPort: number;
+  user: string;
+  password: string;
+  dir: string;
+  first: string;
+  minFiles: number;
+}): Promise<Map<string, Buffer>> {
+  const creds = { user: o.user, password: o.password, first: o.first };
+  const fromProxy = await downloadRawBinlogs({ ...creds, port: o.proxyPort, dir: path.join(o.dir, 'proxy') });
+  const fromPrimary = await downloadRawBinlogs({ ...creds, port: o.primaryPort, dir: path.join(o.dir, 'primary') });
+  expect(fromPrimary.size).toBeGreaterThanOrEqual(o.minFiles);
+  expect([...fromProxy.keys()]).toEqual([...fromPrimary.keys()]);
+  for (const [n, bytes] of fromPrimary) expect(fromProxy.get(n)!.equals(bytes), n).toBe(true);
+  return fromProxy;
 }
 
 /** Waits until the daemon's syncer reports the primary's @@gtid_binlog_pos as executed. */
