@@ -22,6 +22,8 @@ import { BinlogProxyError } from '../protocol/errors.js';
 export interface StreamBinlogFileOptions extends ReadBinlogFileOptions {
   /** Bytes read at a time (a bigger event is read whole). */
   pieceBytes?: number;
+  /** Read only up to this offset (an event boundary, e.g. where an earlier pass ended), even if the file grew. */
+  endAt?: number;
 }
 
 /** An I/O failure (open, stat, read; code ERR_FILE_READ), as opposed to the ProtocolError of bad contents. */
@@ -54,7 +56,7 @@ export async function* streamBinlogFile(path: string, opts?: StreamBinlogFileOpt
       return buf;
     };
     const size = await fh.stat().then(
-      (s) => s.size,
+      (s) => Math.min(s.size, opts?.endAt ?? Infinity),
       (err: Error) => {
         throw new BinlogFileReadError(`cannot stat ${path}: ${err.message}`, { cause: err });
       },

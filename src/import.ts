@@ -149,9 +149,10 @@ export async function runImport(opts: { dataDir: string; files: string[]; log: L
     for (const f of loaded) {
       pipeline.pushEvent(buildFakeRotate({ serverId, position: 4n, fileName: f.name, checksum: false }));
       // The first pass (check) verified every CRC and the pipeline verifies them again as it stores: this pass
-      // only walks the events. A file changed in between fails here with the reason.
+      // only walks the events, up to where the check ended (a file still growing gives no more than was
+      // checked; one cut shorter in between fails here with the reason).
       try {
-        for await (const batch of streamBinlogFile(f.path, { verifyChecksums: false })) {
+        for await (const batch of streamBinlogFile(f.path, { verifyChecksums: false, endAt: f.bytes })) {
           for (const e of batch) {
             pipeline.pushEvent(e.event.raw);
             if (writer.pendingBytes > 64 * 1024 * 1024) {

@@ -59,6 +59,18 @@ describe('streamBinlogFile', () => {
     });
   }
 
+  it('endAt stops at that offset even when the file is longer (a binlog still being written)', async () => {
+    const f = path.join(FIXTURES, 'mariadb-10.11-crc32', 'bin.000001');
+    const all = [...readBinlogFile(readFileSync(f))].map(seen);
+    const cut = all[Math.floor(all.length / 2)]!.pos;
+    const want = all.filter((e) => e.pos < cut);
+    for (const pieceBytes of [64, 1 << 20]) {
+      const got: Seen[] = [];
+      for await (const batch of streamBinlogFile(f, { pieceBytes, endAt: cut })) for (const e of batch) got.push(seen(e));
+      expect(got).toEqual(want);
+    }
+  });
+
   it('reads an event much bigger than a piece whole', async () => {
     const f = path.join(FIXTURES, 'mariadb-10.11-crc32', 'bin.000001');
     const events = [...readBinlogFile(readFileSync(f))];
