@@ -10,7 +10,15 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FORMAT_DESCRIPTION_EVENT, START_ENCRYPTION_EVENT } from '../../protocol/binlog/constants.js';
 import { expectSameDownloads, waitProxyCaughtUp } from '../helpers/binlog-client.js';
 import { startDaemon, type DaemonProcess } from '../helpers/daemon.js';
-import { checksumTables, replicaStatus, startMariaDB, startReplica, waitForReplicaCatchUp, type MariaDBInstance } from '../helpers/mariadb.js';
+import {
+  checksumTables,
+  replicaStatus,
+  requireMariaDBPlugin,
+  startMariaDB,
+  startReplica,
+  waitForReplicaCatchUp,
+  type MariaDBInstance,
+} from '../helpers/mariadb.js';
 import { getFreePort } from '../helpers/ports.js';
 import { makeTempDir } from '../helpers/tmp.js';
 
@@ -45,6 +53,7 @@ describe('a primary with an encrypted binlog', () => {
     const keyFile = path.join(out, 'keys.txt');
     // key id 1, a 256-bit AES key in hex (the plugin's file format)
     await writeFile(keyFile, `1;${'a1b2c3d4e5f60718'.repeat(4)}\n`, { mode: 0o600 });
+    requireMariaDBPlugin('file_key_management'); // fails with the package to install when it is missing
     primary = await startMariaDB({
       extraArgs: ['--plugin-load-add=file_key_management', `--file-key-management-filename=${keyFile}`, '--encrypt-binlog=1'],
     });

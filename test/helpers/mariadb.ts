@@ -9,8 +9,8 @@
 // Clean-up is layered: tests call destroy() in afterAll; a process 'exit' hook SIGKILLs every server still
 // running and removes the datadirs; and a tiny reaper shell, which sees EOF on its stdin when this process
 // dies however it dies (even SIGKILL), does the same for servers left behind by a hard kill.
-import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, openSync, readFileSync, readSync, rmSync, statSync } from 'node:fs';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { closeSync, existsSync, openSync, readFileSync, readSync, rmSync, statSync } from 'node:fs';
 import { cp, mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -193,6 +193,23 @@ export function requireMariaDBBinaries(searchPath: string = defaultBinarySearchP
     );
   }
   return found as MariaDBBinaries;
+}
+
+/**
+ * The path of a server plugin (e.g. `file_key_management`) in the plugin dir of the `mariadbd` found. Throws
+ * an Error with the install command when it is not there.
+ */
+export function requireMariaDBPlugin(name: string): string {
+  const help = spawnSync(requireMariaDBBinaries().mariadbd, ['--no-defaults', '--verbose', '--help'], { encoding: 'utf8' });
+  const dir = /^plugin-dir\s+(\S+)/m.exec(help.stdout ?? '')?.[1];
+  const file = dir === undefined ? undefined : path.join(dir, `${name}.so`);
+  if (file === undefined || !existsSync(file)) {
+    throw new Error(
+      `MariaDB plugin ${name} not found (${file ?? 'mariadbd --verbose --help names no plugin-dir'}). ` +
+        'Install it with:\n  apt-get install -y mariadb-server   (or run .ci/run, which does it)',
+    );
+  }
+  return file;
 }
 
 // ---------------------------------------------------------------------------------------------------------
