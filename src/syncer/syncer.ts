@@ -162,8 +162,8 @@ export class Syncer implements SyncerControl {
   private currentGtid: MysqlGtid | MariadbGtid | null = null;
   private lastEventTimestamp: number | null = null;
   private caughtUp = false;
-  /** Counted on the ingest path, added to the Prometheus metrics when they are read (publishMetrics). */
-  private readonly unpublished = { events: 0, bytes: 0, transactions: 0 };
+  /** The part of `counters` already added to the Prometheus metrics (publishMetrics, at each scrape). */
+  private published = { events: 0, bytes: 0, transactions: 0 };
 
   constructor(deps: SyncerDeps) {
     this.store = deps.store;
@@ -200,7 +200,9 @@ export class Syncer implements SyncerControl {
     this.lastArgs = args;
     this.lastUuid = uuid;
     this.lastError = null;
+    this.publishMetrics(); // what the previous run counted, before its counters go
     this.counters = emptyCounters();
+    this.published = { events: 0, bytes: 0, transactions: 0 };
     this.session = null;
     this.state = 'connecting';
     const abort = new AbortController();
@@ -551,11 +553,9 @@ export class Syncer implements SyncerControl {
             this.state = 'running';
             if (this.lastError !== null && !this.lastError.fatal) this.lastError = null;
           }
+          // The Prometheus counters get these at the next scrape (publishMetrics).
           this.counters.events_received++;
           this.counters.bytes_received += bytes;
-          // The Prometheus counters get these at the next scrape (publishMetrics).
-          this.unpublished.events++;
-          this.unpublished.bytes += bytes;
         };
         conn.startStream(
           plan.command,
@@ -617,7 +617,6 @@ export class Syncer implements SyncerControl {
   private onStored(info: StoredInfo): void {
     if (info.kind === 'transaction') {
       this.counters.transactions_stored++;
-      this.unpublished.transactions++;
       // Formatted when the status is read, not for every stored transaction.
       if (info.gtid !== null) this.currentGtid = info.gtid;
     }
@@ -626,15 +625,16 @@ export class Syncer implements SyncerControl {
     this.healthy();
   }
 
-  /** Adds what the stream counted since the last scrape to the Prometheus metrics; the lag as of now. */
+  /** Adds what the counters grew by since the last scrape to the Prometheus metrics; the lag as of now. */
   private publishMetrics(): void {
-    const u = this.unpublished;
-    if (u.events > 0) this.metrics.eventsReceived.inc(u.events);
-    if (u.bytes > 0) this.metrics.bytesReceived.inc(u.bytes);
-    if (u.transactions > 0) this.metrics.transactionsStored.inc(u.transactions);
-    u.events = 0;
-    u.bytes = 0;
-    u.transactions = 0;
+    const c = this.counters;
+    const p = this.published;
+    if (c.events_received > p.events) this.metrics.eventsReceived.inc(c.events_received - p.events);
+    if (c.bytes_received > p.bytes) this.metrics.bytesReceived.inc(c.bytes_received - p.bytes);
+    if (c.transactions_stored > p.transactions) this.metrics.transactionsStored.inc(c.transactions_stored - p.transactions);
+    p.events = c.events_received;
+    p.bytes = c.bytes_received;
+    p.transactions = c.transactions_stored;
     if (this.state === 'running') this.metrics.upstreamLagSeconds.set(this.secondsBehind() ?? 0);
   }
 
