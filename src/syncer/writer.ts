@@ -89,10 +89,11 @@ export class StoreWriter implements PipelineSink {
     return this.failure;
   }
 
-  private enqueue(bytes: number, op: () => Promise<void>): void {
+  /** Queues an operation, or a unit to append (`unit`: the usual case, no closure per unit). */
+  private enqueue(bytes: number, op: (() => Promise<void>) | SyncUnit): void {
     if (this.closed) return;
     this.pendingBytes += bytes;
-    this.queue.push({ bytes, unit: null, op, evenAfterFailure: false });
+    this.queue.push(typeof op === 'function' ? { bytes, unit: null, op, evenAfterFailure: false } : { bytes, unit: op, op: null, evenAfterFailure: false });
     this.startDrain();
   }
 
@@ -145,12 +146,8 @@ export class StoreWriter implements PipelineSink {
   // ---- PipelineSink --------------------------------------------------------------------------------------
 
   unit(u: SyncUnit): void {
-    if (this.closed) return;
-    this.pendingBytes += u.bytes;
-    this.queue.push({ bytes: u.bytes, unit: u, op: null, evenAfterFailure: false });
-    this.startDrain();
+    this.enqueue(u.bytes, u);
   }
-
 
   largeBegin(meta: LargeBegin, events: Buffer[]): void {
     const bytes = events.reduce((n, e) => n + e.length, 0);

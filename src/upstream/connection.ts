@@ -292,8 +292,7 @@ export class UpstreamConnection {
       try {
         p = this.reader.nextPayload(this.stream?.onEvent !== undefined);
       } catch (err) {
-        this.fail(err instanceof Error ? err : new Error(String(err)));
-        this.socket.destroy();
+        this.abort(err);
         return;
       }
       if (p === undefined) {
@@ -301,8 +300,7 @@ export class UpstreamConnection {
           try {
             this.stream.onBatchEnd();
           } catch (err) {
-            this.fail(err instanceof Error ? err : new Error(String(err)));
-            this.socket.destroy();
+            this.abort(err);
           }
         }
         return;
@@ -315,8 +313,7 @@ export class UpstreamConnection {
             // A split (over 16 MiB) event comes with its 0x00.
             onEvent(this.reader.lastDroppedOk ? p : p.subarray(1), this.reader.lastSequence);
           } catch (err) {
-            this.fail(err instanceof Error ? err : new Error(String(err)));
-            this.socket.destroy();
+            this.abort(err);
             return;
           }
           continue;
@@ -344,8 +341,7 @@ export class UpstreamConnection {
           this.stream.onPacket(p, this.reader.lastSequence);
         } catch (err) {
           // The handler refused the packet (bad checksum, malformed event, ...): the stream ends with its error.
-          this.fail(err instanceof Error ? err : new Error(String(err)));
-          this.socket.destroy();
+          this.abort(err);
           return;
         }
       } else if (this.waiter) {
@@ -365,6 +361,12 @@ export class UpstreamConnection {
     return new Promise((resolve, reject) => {
       this.waiter = { resolve, reject };
     });
+  }
+
+  /** Ends the connection with `err` (a protocol error, or one a stream handler threw). */
+  private abort(err: unknown): void {
+    this.fail(err instanceof Error ? err : new Error(String(err)));
+    this.socket.destroy();
   }
 
   private fail(err: Error): void {
