@@ -17,7 +17,7 @@ import type { Iterator as LevelIterator } from 'classic-level';
 import { StorageError } from './errors.js';
 import { decodeLogKey, logKey, logRange, SUB_CHECKPOINT } from './keys.js';
 import type { Db } from './log-io.js';
-import { checkRecordAt, checkSegmentFormat, decodeRecordAt, decodeSegment, recordAt, UuidCache, type LogRecord } from './records.js';
+import { checkRecordAt, checkSegmentFormat, decodeRecordAt, decodeSegment, recordField, UuidCache, type LogRecord } from './records.js';
 import type { Location, PackedUnits, ReadItem, StoredUnit } from './types.js';
 
 /** A segment value as written, kept by the store's tail cache. */
@@ -412,7 +412,7 @@ export class StoreReader<T extends ReadItem = StoredUnit> implements AsyncIterab
       // Another reader already checked this segment from its start and found one run of whole transactions.
       const known = WHOLE_RUNS.get(value);
       if (known !== undefined) {
-        out.push({ packed: true, firstSeq: keySeq, file: this.host.fileName(known.fileNo), fileNo: known.fileNo, value, records: known.records, shared });
+        out.push(this.packedRun({ firstSeq: keySeq, fileNo: known.fileNo, records: known.records }, value, shared));
         this.seq = keySeq + known.records.length;
         return;
       }
@@ -425,10 +425,10 @@ export class StoreReader<T extends ReadItem = StoredUnit> implements AsyncIterab
     let chunk = keySub;
     while (off < value.length) {
       const end = checkRecordAt(keySeq, keySub, value, off, seq, chunk);
-      const last = recordAt.isLast(value, off);
+      const last = recordField.isLast(value, off);
       if (seq > this.seq || (seq === this.seq && chunk >= this.chunk)) {
-        const fileNo = recordAt.fileNo(value, off);
-        if (seq === this.seq && chunk === 0 && last && this.skip === 0 && recordAt.isTransaction(value, off)) {
+        const fileNo = recordField.fileNo(value, off);
+        if (seq === this.seq && chunk === 0 && last && this.skip === 0 && recordField.isTransaction(value, off)) {
           if (run === null || run.fileNo !== fileNo) {
             if (run !== null) out.push(this.packedRun(run, value, shared));
             run = { firstSeq: seq, fileNo, records: [] };

@@ -392,10 +392,9 @@ export function checkRecordAt(keySeq: number, keySub: number, value: Buffer, off
 }
 
 /** Field readers of a record at `off` whose framing checkRecordAt() accepted (no copies, no bigints). */
-export const recordAt = {
+export const recordField = {
   isTransaction: (value: Buffer, off: number): boolean => value[off + 4] === 0,
   isLast: (value: Buffer, off: number): boolean => (value[off + 5]! & FLAG_LAST) !== 0,
-  chunk: (value: Buffer, off: number): number => value.readUInt32BE(off + 28),
   fileNo: (value: Buffer, off: number): number => value.readUInt32BE(off + 8),
   dataStart: (value: Buffer, off: number): number => off + RECORD_HEADER_LEN + value[off + 7]!,
   end: (value: Buffer, off: number): number => off + 4 + value.readUInt32BE(off),

@@ -123,7 +123,7 @@ export interface StoredUnit {
  * A run of whole transactions stored next to each other in one segment, as a reader opened with
  * `packed: true` yields them instead of one StoredUnit each: no object per unit, for consumers that mostly
  * pass the bytes on (the binlog sender). Record `i` (unit `firstSeq + i`) starts at `records[i]` of `value`;
- * read it with `packedUnit()` / the field readers of storage/records.ts, or expand it with `unpackUnit()`.
+ * read it with the field readers of storage/records.ts (`recordField`, `recordGtid`), or expand it with `unpackUnit()`.
  * Every unit of a run is a whole transaction (chunk 0, last) of the same file, from its first byte.
  */
 export interface PackedUnits {

@@ -225,17 +225,16 @@ export class ChecksumRun {
     }
     const n = bounds.length;
     const first = this.count - n / 2;
-    const evs: Buffer[] = [];
-    for (let i = 0; i < n; i += 2) evs.push(Buffer.from(memory.buffer, bounds[i]!, bounds[i + 1]! - bounds[i]!));
-    bounds.length = 0;
-    for (const [i, ev] of evs.entries()) {
+    for (let i = 0; i < n; i += 2) {
       try {
-        verifyEventChecksum(ev, BINLOG_CHECKSUM_ALG_CRC32);
+        verifyEventChecksum(Buffer.from(memory.buffer, bounds[i]!, bounds[i + 1]! - bounds[i]!), BINLOG_CHECKSUM_ALG_CRC32);
       } catch (err) {
-        this.failure = { error: err as Error, at: first + i };
+        bounds.length = 0;
+        this.failure = { error: err as Error, at: first + i / 2 };
         throw err;
       }
     }
+    bounds.length = 0;
     // Unreachable while the gap bytes stay as they were when added.
     const error = new ChecksumError(`a run of ${n / 2} binlog events fails its combined CRC32 check, no single event does`, expected >>> 0, actual >>> 0);
     this.failure = { error, at: first };

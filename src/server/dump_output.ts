@@ -28,7 +28,6 @@ import type { DumpOutput } from './dump/types.js';
 
 /** Size of one coalescing buffer. */
 const COALESCE_BYTES = 256 << 10;
-/** Written buffers kept for reuse per dump (more are in the socket's queue only when the replica is slow). */
 /**
  * Coalescing buffers whose write completed, shared by every dump of the process (at most SPARE_BUFFERS, 8 MiB):
  * per-connection spares made each short-lived dump allocate its own 256 KiB of external memory, which V8 frees
@@ -93,7 +92,6 @@ export class SocketDumpOutput implements DumpOutput {
   private buf: Buffer | null = null;
   private fill = 0;
   private flushQueued = false;
-  /** Coalescing buffers the socket has finished writing, for reuse. */
   /** Same as signal.aborted (the controller is ours), without the getter's cost per event. */
   private aborted = false;
   /** Counted since the last flush (metrics are updated per flush, not per event). */

@@ -81,7 +81,7 @@ import { isPartOfGroup, type MariadbGtidFilter } from './mariadb_gtid.js';
 import { beginEvent, dummyEvent } from './rewrite.js';
 import { DIRECT_BYTES, framePackets } from '../dump_output.js';
 import { BIN_LOG_HEADER_SIZE, type StartPoint } from './start.js';
-import { findFile, recordAt, recordGtid, unpackUnit, UuidCache, type DumpStore, type PackedUnits, type ReadItem, type StoredUnit } from './store.js';
+import { findFile, recordField, recordGtid, unpackUnit, UuidCache, type DumpStore, type PackedUnits, type ReadItem, type StoredUnit } from './store.js';
 import type { DumpContext } from './types.js';
 
 /** Everything the start checks decided; the sender only streams. */
@@ -383,8 +383,8 @@ export class BinlogSender {
     let lastEvent = -1;
     for (; i < to; i++) {
       const r = recs[i]!;
-      const start = recordAt.dataStart(value, r);
-      const end = recordAt.end(value, r);
+      const start = recordField.dataStart(value, r);
+      const end = recordField.end(value, r);
       if (exclude !== null && !this.sendsToGtidReplica(value, r, start, end, exclude)) break;
       const nr0 = nr;
       let off = start;
@@ -471,11 +471,11 @@ export class BinlogSender {
   private afterPacked(run: PackedUnits, to: number, events: number, bytes: number, lastEvent: number): void {
     const value = run.value;
     const lastRec = run.records[to - 1]!;
-    const lastStart = recordAt.dataStart(value, lastRec);
-    const pos = BigInt(recordAt.posNumber(value, lastRec));
+    const lastStart = recordField.dataStart(value, lastRec);
+    const pos = BigInt(recordField.posNumber(value, lastRec));
     this.lastEventBase = pos;
     this.lastEventOff = lastEvent - lastStart;
-    this.curPos = pos + BigInt(recordAt.end(value, lastRec) - lastStart);
+    this.curPos = pos + BigInt(recordField.end(value, lastRec) - lastStart);
     this.eventsSent += events;
     this.bytesSent += bytes;
     this.lastTimestamp = value.readUInt32LE(lastEvent + TIMESTAMP_OFFSET);

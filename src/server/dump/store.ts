@@ -7,7 +7,7 @@
 import type { FileInfo, ReadItem, ReadOptions, StoreState, StoredUnit } from '../../../storage/types.js';
 
 export type { FileInfo, PackedUnits, ReadItem, ReadOptions, StoreState, StoredUnit } from '../../../storage/types.js';
-export { recordAt, recordGtid, UuidCache } from '../../../storage/records.js';
+export { recordField, recordGtid, UuidCache } from '../../../storage/records.js';
 export { unpackUnit } from '../../../storage/reader.js';
 
 /** The part of `BinlogStore` (storage/store.ts) the sender uses; the store satisfies it as is. */
