@@ -29,12 +29,42 @@ import type { DumpOutput } from './dump/types.js';
 /** Size of one coalescing buffer. */
 const COALESCE_BYTES = 256 << 10;
 /**
- * Coalescing buffers whose write completed, shared by every dump of the process (at most SPARE_BUFFERS, 8 MiB):
- * per-connection spares made each short-lived dump allocate its own 256 KiB of external memory, which V8 frees
- * only at its next full GC, so a storm of replicas connecting and disconnecting grew the RSS round after round.
+ * Coalescing buffers whose write completed, shared by every dump of the process. Per-connection spares made
+ * each short-lived dump allocate its own 256 KiB of external memory, which V8 frees only at its next full GC,
+ * so a storm of replicas connecting and disconnecting grew the RSS round after round. The pool keeps as many
+ * buffers as were in flight at once since the last dump ended (at least SPARE_MIN, 8 MiB; at most SPARE_MAX,
+ * 64 MiB): with a fixed 32, fifty replicas catching up together, ~3 buffers each in the socket queues, dropped
+ * and reallocated up to 1.5 GB of buffers per pass of the bench's 92 MB history (bench/run.ts scenario 4),
+ * garbage that set the peak RSS. When a dump ends the pool is cut back to what is still in flight.
  */
-const SPARE_BUFFERS = 32;
+const SPARE_MIN = 32;
+const SPARE_MAX = 256;
 const SPARE: Buffer[] = [];
+/** Standard buffers handed to a socket and not yet back. */
+let inFlight = 0;
+/** The most in flight at once since the last trim. */
+let peakInFlight = 0;
+
+function takeBuffer(): Buffer {
+  return SPARE.pop() ?? Buffer.allocUnsafeSlow(COALESCE_BYTES);
+}
+
+function recycle(buf: Buffer): void {
+  inFlight--;
+  if (SPARE.length + inFlight < Math.min(SPARE_MAX, Math.max(SPARE_MIN, peakInFlight))) SPARE.push(buf);
+}
+
+/** A dump ended: the pool keeps what the dumps still running may need. */
+function trimSpares(): void {
+  peakInFlight = inFlight;
+  const keep = Math.max(SPARE_MIN, inFlight);
+  if (SPARE.length > keep) SPARE.length = keep;
+}
+
+/** Coalescing buffers pooled and in flight (for tests). */
+export function coalesceBufferStats(): { spare: number; inFlight: number } {
+  return { spare: SPARE.length, inFlight };
+}
 /** Packets at least this big bypass the buffer (zero-copy frames). */
 export const DIRECT_BYTES = COALESCE_BYTES >> 2;
 
@@ -130,6 +160,7 @@ export class SocketDumpOutput implements DumpOutput {
     this.flush();
     if (!this.controller.signal.aborted) this.controller.abort(reason);
     this.aborted = true;
+    trimSpares();
   }
 
   private get open(): boolean {
@@ -150,15 +181,15 @@ export class SocketDumpOutput implements DumpOutput {
       if (!this.conn.closed) {
         // Standard-size buffers come back for reuse once the socket is done with them: a dump otherwise
         // allocates as much external memory as it sends, and V8 only frees it at its next full GC.
-        if (buf.length === COALESCE_BYTES) this.conn.writeRaw(chunk, () => this.recycle(buf));
-        else this.conn.writeRaw(chunk);
+        if (buf.length === COALESCE_BYTES) {
+          if (++inFlight > peakInFlight) peakInFlight = inFlight;
+          this.conn.writeRaw(chunk, () => recycle(buf));
+        } else {
+          this.conn.writeRaw(chunk);
+        }
       }
     }
     this.count();
-  }
-
-  private recycle(buf: Buffer): void {
-    if (SPARE.length < SPARE_BUFFERS) SPARE.push(buf);
   }
 
   /** Room for `n` more bytes in the coalescing buffer; schedules the flush. */
@@ -166,7 +197,7 @@ export class SocketDumpOutput implements DumpOutput {
     let buf = this.buf;
     if (buf === null || buf.length - this.fill < n) {
       this.flush();
-      buf = this.buf = n <= COALESCE_BYTES ? (SPARE.pop() ?? Buffer.allocUnsafeSlow(COALESCE_BYTES)) : Buffer.allocUnsafeSlow(n);
+      buf = this.buf = n <= COALESCE_BYTES ? takeBuffer() : Buffer.allocUnsafeSlow(n);
     }
     if (!this.flushQueued) {
       this.flushQueued = true;
@@ -325,6 +356,7 @@ export class SocketDumpOutput implements DumpOutput {
     this.flush();
     this.ended = 'error';
     this.conn.write(encodeErr({ code: errno, sqlState, message }));
+    trimSpares();
   }
 
   sendEof(): void {
@@ -332,6 +364,7 @@ export class SocketDumpOutput implements DumpOutput {
     this.flush();
     this.ended = 'eof';
     this.conn.write(encodeEof({ warnings: 0, statusFlags: SERVER_STATUS_AUTOCOMMIT }));
+    trimSpares();
   }
 
   onAck(listener: (file: string, position: bigint) => void): void {

@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { EventEmitter } from 'node:events';
 import type { Socket } from 'node:net';
 import { PacketConn } from '../../../src/server/conn.js';
-import { framePackets, SocketDumpOutput } from '../../../src/server/dump_output.js';
+import { coalesceBufferStats, framePackets, SocketDumpOutput } from '../../../src/server/dump_output.js';
 import { frameEventPacket, physicalPacketCount } from '../../../protocol/packet.js';
 
 function fakeEvent(size: number, fill: number): Buffer {
@@ -139,5 +139,46 @@ describe('SocketDumpOutput coalescing', () => {
     expect(w.subarray(0, 55).equals(expected([e], false, 250))).toBe(true);
     expect(w[55 + 3]).toBe(251); // the EOF continues the sequence
     expect(w[55 + 4]).toBe(0xfe);
+  });
+
+  it('pools as many coalescing buffers as were in flight at once, and cuts the pool back when dumps end', () => {
+    // Sockets that complete their writes only when told to: each dump keeps its buffers in flight meanwhile.
+    const pending: Array<() => void> = [];
+    const outputs = Array.from({ length: 40 }, () => {
+      const fake = Object.assign(new EventEmitter(), {
+        writableLength: 0,
+        write: (_c: Buffer, cb?: () => void) => {
+          if (cb) pending.push(cb);
+          return true;
+        },
+        cork: () => undefined,
+        uncork: () => undefined,
+        isPaused: () => false,
+        pause: () => undefined,
+        resume: () => undefined,
+      });
+      return new SocketDumpOutput(new PacketConn(fake as unknown as Socket, 1 << 20), { semiSync: false, highWaterMark: 1 << 30 });
+    });
+    const base = coalesceBufferStats();
+    const ev = fakeEvent(100, 1);
+    const fill = (out: SocketDumpOutput): void => {
+      for (let i = 0; i < 3000; i++) out.sendEvents(ev, 0, ev.length); // 300 KB: one full buffer and a part
+      out.flush();
+    };
+    const complete = (): void => {
+      for (const cb of pending.splice(0)) cb();
+    };
+    for (const out of outputs) fill(out);
+    expect(coalesceBufferStats().inFlight - base.inFlight).toBe(80);
+    complete();
+    // All 80 come back and are kept (a fixed pool of 32 dropped 48 of them, to be allocated again next round).
+    expect(coalesceBufferStats()).toEqual({ spare: Math.max(base.spare, 80), inFlight: base.inFlight });
+    for (const out of outputs) fill(out);
+    expect(coalesceBufferStats().spare).toBe(Math.max(base.spare, 80) - 80);
+    complete();
+    // The dumps end: what is no longer in flight is let go, down to the minimum of 32.
+    for (const out of outputs) out.sendEof();
+    complete();
+    expect(coalesceBufferStats()).toEqual({ spare: 32, inFlight: 0 });
   });
 });
