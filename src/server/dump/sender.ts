@@ -81,6 +81,7 @@ import { isPartOfGroup, type MariadbGtidFilter } from './mariadb_gtid.js';
 import { beginEvent, dummyEvent } from './rewrite.js';
 import { DIRECT_BYTES, framePackets } from '../dump_output.js';
 import { BIN_LOG_HEADER_SIZE, type StartPoint } from './start.js';
+import { FrameRing, type RingSlice } from './frame-ring.js';
 import { findFile, recordField, recordGtid, unpackUnit, UuidCache, type DumpStore, type PackedUnits, type ReadItem, type StoredUnit } from './store.js';
 import type { DumpContext } from './types.js';
 
@@ -124,20 +125,26 @@ const NEED_ACK = { needAck: true } as const;
  * Framed packets of a packed run, shared by the dumps that send the same segment (see sendPacked). Keyed by
  * the segment value, which the shared read cache hands to every reader at that point of the log; an entry
  * dies with the segment. `framed` is null until a second dump sends the same run (one reader alone never pays
- * for the copy).
+ * for the copy); the packets themselves are in FRAMES, and framed again if they were overwritten there.
  */
 interface SharedFrames {
   /** The run: offset of its first record, number of records, ANNOTATE_ROWS dropped or not. */
   first: number;
   count: number;
   drop: boolean;
-  framed: Buffer | null;
+  framed: RingSlice | null;
   events: number;
   bytes: number;
   /** Offset in the value of the run's last event (sent or dropped). */
   lastEvent: number;
 }
 const SHARED_FRAMES = new WeakMap<Buffer, SharedFrames>();
+/**
+ * Where shared framed packets are kept: 20 MiB, a little more than the framing of the store's shared read
+ * cache (16 MiB of segments by default). A buffer per framed run was ~100 MB of garbage per pass of fifty
+ * replicas over the bench's 92 MB history, freed only at V8's full collections: it set the peak RSS.
+ */
+export const FRAMES = new FrameRing(20 << 20);
 /**
  * Shared framing is for runs of at most this many bytes whose packets are all small enough for the output's
  * coalescing path (DIRECT_BYTES: no packet of 0xFFFFFF bytes or more to split).
@@ -367,9 +374,9 @@ export class BinlogSender {
       if (shared === undefined || shared.first !== recs[0] || shared.count !== to || shared.drop !== drop) {
         SHARED_FRAMES.set(value, { first: recs[0]!, count: to, drop, framed: null, events: 0, bytes: 0, lastEvent: 0 });
         shared = undefined;
-      } else if (shared.framed !== null) {
+      } else if (shared.framed !== null && FRAMES.holds(shared.framed)) {
         this.flushSkipHeartbeat();
-        if (!out.sendFramed(shared.framed, shared.events, shared.bytes)) this.blocked = true;
+        if (!out.sendFramed(shared.framed.bytes, shared.events, shared.bytes)) this.blocked = true;
         this.afterPacked(run, to, shared.events, shared.bytes, shared.lastEvent);
         return to;
       }
@@ -433,10 +440,9 @@ export class BinlogSender {
     let ok = true;
     const room = nr > 0 ? ranges[nr - 1]! - ranges[0]! + events * 5 : 0; // framed without semi-sync: 5-byte heads
     if (shared !== undefined && i === to && nr > 0 && 1 + maxEvent < DIRECT_BYTES && room <= SHARED_FRAME_MAX_BYTES) {
-      const buf = Buffer.allocUnsafeSlow(room);
-      const framed = buf.subarray(0, framePackets(buf, 0, value, ranges, nr >> 1, events, 5, 0));
+      const framed = FRAMES.write(room, (buf, start) => framePackets(buf, start, value, ranges, nr >> 1, events, 5, 0));
       Object.assign(shared, { framed, events, bytes, lastEvent });
-      ok = out.sendFramed!(framed, events, bytes);
+      ok = out.sendFramed!(framed.bytes, events, bytes);
     } else if (out.sendEventRanges !== undefined) {
       if (nr > 0) ok = out.sendEventRanges(value, ranges, nr >> 1, events, maxEvent, bytes);
     } else {
