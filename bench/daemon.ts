@@ -53,7 +53,7 @@ export function cpuMsOfPid(pid: number): number {
 }
 
 /** The V8 flags the daemon runs with (src/main.ts's first line, package.json's `start`): see src/main.ts. */
-export const DAEMON_NODE_FLAGS = ['--initial-old-space-size=32'];
+export const DAEMON_NODE_FLAGS = ['--initial-old-space-size=32', '--max-semi-space-size=4', '--expose-gc'];
 
 export function rssOfPid(pid: number): number {
   return memOfPid(pid).rssMB;

@@ -21,6 +21,7 @@ import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { openStore, type BinlogStore } from '../storage/index.js';
+import { GC_EVERY_RELEASED_BYTES, GcScheduler, type CollectGarbage } from './memory.js';
 import type { Config, ServerArgs, SyncerArgs } from './config/config.js';
 import { parseHostPort } from './config/config.js';
 import type { Logger } from './logger.js';
@@ -168,7 +169,13 @@ class StoreLogs implements LogsControl {
   }
 }
 
-export async function startDaemon(config: Config, log: Logger, opts: { version: string }): Promise<Daemon> {
+export interface DaemonOptions {
+  version: string;
+  /** V8's gc (node --expose-gc): then buffers the store lets go of are collected sooner (see memory.ts). */
+  gc?: CollectGarbage;
+}
+
+export async function startDaemon(config: Config, log: Logger, opts: DaemonOptions): Promise<Daemon> {
   await mkdir(config.dataDir, { recursive: true, mode: 0o700 });
   const state = new StateFiles(config.dataDir);
   await state.init();
@@ -177,6 +184,7 @@ export async function startDaemon(config: Config, log: Logger, opts: { version: 
     groupCommitDelayMs: config.storage.groupCommitDelayMs,
     serveBeforeSync: config.storage.serveBeforeSync,
     leveldb: { compression: config.storage.compression },
+    ...(opts.gc !== undefined ? { onReadCacheEvict: new GcScheduler(opts.gc, GC_EVERY_RELEASED_BYTES).released } : {}),
   });
   const metrics = new Metrics();
   const identity = await loadIdentity(store, config);

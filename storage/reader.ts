@@ -44,7 +44,10 @@ export class SharedReadCache {
   /** Reads in flight, by the unit at the cursor of the reader that started them. */
   private readonly inflight = new Map<number, Promise<unknown>>();
 
-  constructor(private readonly maxBytes: number) {}
+  constructor(
+    private readonly maxBytes: number,
+    private readonly onEvict?: (bytes: number) => void,
+  ) {}
 
   get(keySeq: number): Buffer | undefined {
     return this.segs.get(keySeq);
@@ -72,11 +75,14 @@ export class SharedReadCache {
     this.segs.set(keySeq, value);
     this.bytes += value.length;
     if (this.bytes <= this.maxBytes) return;
+    let evicted = 0;
     for (const [k, v] of this.segs) {
       this.segs.delete(k);
       this.bytes -= v.length;
+      evicted += v.length;
       if (this.bytes <= this.maxBytes) break;
     }
+    this.onEvict?.(evicted);
   }
 
   clear(): void {

@@ -80,6 +80,7 @@ interface ResolvedOptions {
   checkpointUnits: number;
   tailCacheBytes: number;
   readCacheBytes: number;
+  onReadCacheEvict: ((bytes: number) => void) | undefined;
   readBatchBytes: number;
   leveldb: NonNullable<StoreOptions['leveldb']>;
   serveBeforeSync: boolean;
@@ -110,6 +111,7 @@ function resolveOptions(o: StoreOptions): ResolvedOptions {
     checkpointUnits: positiveInt(o.checkpointUnits, 4096, 'checkpointUnits'),
     tailCacheBytes: positiveInt(o.tailCacheBytes, 4 << 20, 'tailCacheBytes', 0),
     readCacheBytes: positiveInt(o.readCacheBytes, 16 << 20, 'readCacheBytes', 0),
+    onReadCacheEvict: o.onReadCacheEvict,
     readBatchBytes: positiveInt(o.readBatchBytes, 1 << 20, 'readBatchBytes', 1024),
     leveldb: o.leveldb ?? {},
     serveBeforeSync: o.serveBeforeSync === true,
@@ -273,7 +275,7 @@ export class BinlogStore {
     this.unitsSinceCheckpoint = report.unitsReplayed;
     this.host = {
       db,
-      readCache: opts.readCacheBytes > 0 ? new SharedReadCache(opts.readCacheBytes) : null,
+      readCache: opts.readCacheBytes > 0 ? new SharedReadCache(opts.readCacheBytes, opts.onReadCacheEvict) : null,
       readerCount: () => this.readers.size,
       durableSeq: () => this.durable.seq,
       visibleSeq: () => this.visibleSeq,

@@ -236,6 +236,12 @@ export interface StoreOptions {
    * e.g. many replicas catching up at once, then read each segment from LevelDB once.
    */
   readCacheBytes?: number;
+  /**
+   * Called with the bytes of the segments the shared read cache lets go. They are garbage from then on, in
+   * V8's old generation (they were kept for a while), which V8 frees only at a full collection: a host that
+   * wants the memory back sooner can ask for one here.
+   */
+  onReadCacheEvict?: (bytes: number) => void;
   /** Bytes per reader batch (default 1 MiB). */
   readBatchBytes?: number;
   /**
