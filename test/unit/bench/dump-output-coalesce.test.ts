@@ -13,14 +13,12 @@ function fakeEvent(size: number, fill: number): Buffer {
   return b;
 }
 
-function harness(semiSync: boolean): { out: SocketDumpOutput; conn: PacketConn; written: () => Buffer } {
-  const chunks: Buffer[] = [];
-  // Just enough of a net.Socket: writes are recorded synchronously, with a copy (the output must not reuse them).
+/** Just enough of a net.Socket, its writes handed to `write`. */
+function fakeSocket(write: (c: Buffer, cb?: () => void) => void): Socket {
   const fake = Object.assign(new EventEmitter(), {
     writableLength: 0,
     write: (c: Buffer, cb?: () => void) => {
-      chunks.push(Buffer.from(c));
-      cb?.(); // the output may now reuse the buffer
+      write(c, cb);
       return true;
     },
     cork: () => undefined,
@@ -29,7 +27,16 @@ function harness(semiSync: boolean): { out: SocketDumpOutput; conn: PacketConn; 
     pause: () => undefined,
     resume: () => undefined,
   });
-  const sock = fake as unknown as Socket;
+  return fake as unknown as Socket;
+}
+
+function harness(semiSync: boolean): { out: SocketDumpOutput; conn: PacketConn; written: () => Buffer } {
+  const chunks: Buffer[] = [];
+  // Writes are recorded synchronously, with a copy (the output must not reuse them), then completed.
+  const sock = fakeSocket((c, cb) => {
+    chunks.push(Buffer.from(c));
+    cb?.(); // the output may now reuse the buffer
+  });
   const conn = new PacketConn(sock, 1 << 20);
   conn.seq = 250; // wraps past 255 during the test
   const out = new SocketDumpOutput(conn, { semiSync, highWaterMark: 1 << 30 });
@@ -145,19 +152,10 @@ describe('SocketDumpOutput coalescing', () => {
     // Sockets that complete their writes only when told to: each dump keeps its buffers in flight meanwhile.
     const pending: Array<() => void> = [];
     const outputs = Array.from({ length: 40 }, () => {
-      const fake = Object.assign(new EventEmitter(), {
-        writableLength: 0,
-        write: (_c: Buffer, cb?: () => void) => {
-          if (cb) pending.push(cb);
-          return true;
-        },
-        cork: () => undefined,
-        uncork: () => undefined,
-        isPaused: () => false,
-        pause: () => undefined,
-        resume: () => undefined,
+      const sock = fakeSocket((_c, cb) => {
+        if (cb) pending.push(cb);
       });
-      return new SocketDumpOutput(new PacketConn(fake as unknown as Socket, 1 << 20), { semiSync: false, highWaterMark: 1 << 30 });
+      return new SocketDumpOutput(new PacketConn(sock, 1 << 20), { semiSync: false, highWaterMark: 1 << 30 });
     });
     const base = coalesceBufferStats();
     const ev = fakeEvent(100, 1);
