@@ -70,6 +70,8 @@ function frame(payload: Buffer, seq: number): Buffer {
 }
 
 function errText(p: Buffer): string {
+  // The counter sees the part of an ERR packet in the current chunk only.
+  if (p.length < 3) return 'ERR packet';
   return `ERR ${p.readUInt16LE(1)}: ${p.subarray(9).toString('utf8')}`;
 }
 
@@ -134,58 +136,77 @@ async function login(ep: Endpoint): Promise<{ socket: net.Socket; framer: LoginF
   };
 }
 
+/**
+ * Counts the packets of a non-blocking dump as socket chunks arrive, reading nothing but the 4-byte headers
+ * and the first payload byte of each packet (EOF or ERR). Headers and payloads may be split anywhere between
+ * chunks.
+ */
+export class DumpCounter {
+  packets = 0;
+  bytes = 0;
+  /** Bytes of the current packet's payload still to skip. */
+  private need = 0;
+  private readonly hdr = Buffer.alloc(4);
+  private hdrFill = 0;
+  /** The current packet's first payload byte is still to be looked at. */
+  private atPayloadStart = false;
+
+  constructor(private readonly stopAfter = Infinity) {}
+
+  /** 'eof' at the dump's EOF packet (or after stopAfter packets), an Error for an ERR packet, else null. */
+  push(c: Buffer): 'eof' | Error | null {
+    let i = 0;
+    const n = c.length;
+    while (i < n) {
+      if (this.need === 0 && !this.atPayloadStart) {
+        // a header
+        if (this.hdrFill === 0 && n - i >= 4) {
+          this.need = c[i]! | (c[i + 1]! << 8) | (c[i + 2]! << 16);
+          i += 4;
+        } else {
+          this.hdr[this.hdrFill++] = c[i++]!;
+          if (this.hdrFill < 4) continue;
+          this.hdrFill = 0;
+          this.need = this.hdr[0]! | (this.hdr[1]! << 8) | (this.hdr[2]! << 16);
+        }
+        this.packets++;
+        this.bytes += this.need + 4;
+        if (this.packets > this.stopAfter) return 'eof';
+        this.atPayloadStart = this.need > 0;
+        continue; // the payload may start in the next chunk
+      }
+      if (this.atPayloadStart) {
+        this.atPayloadStart = false;
+        const first = c[i]!;
+        if (first === 0xfe && this.need < 9) return 'eof';
+        if (first === 0xff) return new Error(`raw reader: ${errText(c.subarray(i, i + this.need))}`);
+      }
+      const take = Math.min(this.need, n - i);
+      i += take;
+      this.need -= take;
+    }
+    return null;
+  }
+}
+
 /** Non-blocking dump of everything from `file` (default the first) at position 4; resolves at EOF. */
 export async function readAll(ep: Endpoint, serverId: number, file = 'bin.000001', stopAfter = Infinity): Promise<ReadResult> {
   const t0 = performance.now();
   const { socket, framer, detach } = await login(ep);
   detach();
   return new Promise<ReadResult>((resolve, reject) => {
-    let packets = 0;
-    let bytes = 0;
-    // `need` = bytes still to skip of the current packet's payload; header bytes are gathered in `hdr`.
-    let need = 0;
-    const hdr = Buffer.alloc(4);
-    let hdrFill = 0;
-    let first = -1; // first payload byte of the current packet (-1: not seen yet)
+    const counter = new DumpCounter(stopAfter);
     let done = false;
     const finish = (err: Error | null): void => {
       if (done) return;
       done = true;
       socket.destroy();
       if (err !== null) reject(err);
-      else resolve({ packets, bytes, ms: performance.now() - t0 });
+      else resolve({ packets: counter.packets, bytes: counter.bytes, ms: performance.now() - t0 });
     };
     const onChunk = (c: Buffer): void => {
-      let i = 0;
-      const n = c.length;
-      while (i < n) {
-        if (need === 0) {
-          // reading a header
-          if (hdrFill === 0 && n - i >= 4) {
-            need = c[i]! | (c[i + 1]! << 8) | (c[i + 2]! << 16);
-            i += 4;
-          } else {
-            hdr[hdrFill++] = c[i++]!;
-            if (hdrFill < 4) continue;
-            hdrFill = 0;
-            need = hdr[0]! | (hdr[1]! << 8) | (hdr[2]! << 16);
-          }
-          packets++;
-          bytes += need + 4;
-          if (packets > stopAfter) return finish(null);
-          first = -1;
-          if (need === 0) continue;
-        }
-        if (first === -1) {
-          first = c[i]!;
-          if (first === 0xfe && need < 9) return finish(null);
-          if (first === 0xff) return finish(new Error(`raw reader: ${errText(c.subarray(i, i + need))}`));
-          first = -3;
-        }
-        const take = Math.min(need, n - i);
-        i += take;
-        need -= take;
-      }
+      const r = counter.push(c);
+      if (r !== null) finish(r === 'eof' ? null : r);
     };
     socket.on('data', onChunk);
     socket.on('error', (e) => finish(e));
