@@ -141,9 +141,17 @@ function copySegments(segs: readonly CachedSegment[]): CachedSegment[] {
  * LevelDB's max_open_files by default: its minimum, a table cache of 64 tables. LevelDB maps each open table
  * file into memory, and every page a reader touched counts in the daemon's RSS until the table is closed: with
  * classic-level's default (1000) a replica catching up through a long history left up to ~1000 tables of ~4 MB
- * mapped. With 64, at most ~256 MB; a table closed early costs one open (footer and index) when read again.
+ * mapped. With 64, at most 64 tables; a table closed early costs one open (footer and index) when read again.
  */
 const DEFAULT_MAX_OPEN_FILES = 74;
+/**
+ * Table size by default: 1 MiB memtables (LevelDB's write_buffer_size) flushed into tables of at most 1 MiB
+ * (max_file_size), so the 64 mapped tables hold at most ~64 MB of a long history instead of ~256 MB (4 MiB
+ * memtables) or ~128 MB (compaction's 2 MiB). Fifty replicas catching up on the bench's 92 MB history: peak RSS
+ * 286-322 -> 262-272 MB, the mapped tables' share 86-92 -> 61-66 MB; the ingest's CPU time did not change
+ * (1.05-1.14 s both ways, bench/run.ts --only 1). The price is twice as many table files as with 2 MiB.
+ */
+const DEFAULT_TABLE_BYTES = 1 << 20;
 
 function mapOpenError(err: unknown, dir: string): StorageError {
   const codes = [(err as { code?: unknown })?.code, (err as { cause?: { code?: unknown } })?.cause?.code];
@@ -180,7 +188,8 @@ export async function openStore(dir: string, options: StoreOptions = {}): Promis
     // Off unless asked for: snappy cost a catching-up reader ~25% more CPU (its blocks are decompressed on every
     // read) for the space of binlog events, which the primary keeps uncompressed too (bench/run.ts, 2b).
     compression: ldb.compression ?? false,
-    ...(ldb.writeBufferSize !== undefined ? { writeBufferSize: ldb.writeBufferSize } : {}),
+    writeBufferSize: ldb.writeBufferSize ?? DEFAULT_TABLE_BYTES,
+    maxFileSize: ldb.maxFileSize ?? DEFAULT_TABLE_BYTES,
     ...(ldb.cacheSize !== undefined ? { cacheSize: ldb.cacheSize } : {}),
     maxOpenFiles: ldb.maxOpenFiles ?? DEFAULT_MAX_OPEN_FILES,
   });

@@ -246,7 +246,8 @@ export interface StoreOptions {
   readBatchBytes?: number;
   /**
    * LevelDB knobs. `compression` (snappy) is off by default: a store takes about the space of the binlog files.
-   * `maxOpenFiles` defaults to 74 (LevelDB's minimum, 64 tables open and memory-mapped at most).
+   * `maxOpenFiles` defaults to 74 (LevelDB's minimum, 64 tables open and memory-mapped at most);
+   * `writeBufferSize` and `maxFileSize` to 1 MiB (tables of at most 1 MiB: ~64 MB of them mapped at most).
    */
-  leveldb?: { writeBufferSize?: number; cacheSize?: number; compression?: boolean; maxOpenFiles?: number };
+  leveldb?: { writeBufferSize?: number; maxFileSize?: number; cacheSize?: number; compression?: boolean; maxOpenFiles?: number };
 }

@@ -563,6 +563,23 @@ describe('storage conformance', () => {
       expect(counts.classic!.mapped).toBeGreaterThan(100);
     });
 
+    it('writes LevelDB tables of about 1 MiB by default (64 mapped tables: ~64 MB of a long history)', { timeout: 60_000 }, async () => {
+      const store = await mk({ flavor: 'mysql' }, 'tables');
+      const b = new LogBuilder('mysql', 12);
+      await store.append(b.startFile('bin.000001', ''));
+      // A LevelDB batch every ~200 KB (a memtable is switched before a write, never inside one).
+      for (let i = 0; i < 3000; i++) {
+        await store.append(b.trx({ n: 2, avg: 1000 }));
+        if (i % 100 === 99) await store.flush();
+      }
+      await store.flush();
+      const dirOf = path.join(dir, 'tables');
+      const sizes = await Promise.all((await readdir(dirOf)).filter((f) => f.endsWith('.ldb')).map(async (f) => (await stat(path.join(dirOf, f))).size));
+      // ~6 MB appended: with LevelDB's 4 MiB memtables this was a single table of ~4 MB.
+      expect(sizes.length).toBeGreaterThanOrEqual(4);
+      expect(Math.max(...sizes)).toBeLessThan(1.3 * (1 << 20));
+    });
+
     it('follows the live tail: a waiting reader gets a new unit within a few ms', async () => {
       const store = await mk();
       const b = new LogBuilder('mysql');
