@@ -6,6 +6,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { DAEMON_NODE_FLAGS } from '../src/node-flags.js';
 
 /** dist/bench/daemon.js -> dist/src/main.js */
 export const MAIN = resolve(import.meta.dirname, '../src/main.js');
@@ -51,9 +52,6 @@ export function cpuMsOfPid(pid: number): number {
   }
   return ns / 1e6;
 }
-
-/** The V8 flags the daemon runs with (src/main.ts's first line, package.json's `start`): see src/main.ts. */
-export const DAEMON_NODE_FLAGS = ['--initial-old-space-size=32', '--max-semi-space-size=4', '--expose-gc'];
 
 export function rssOfPid(pid: number): number {
   return memOfPid(pid).rssMB;

@@ -1,4 +1,4 @@
-#!/usr/bin/env -S node --initial-old-space-size=32 --max-semi-space-size=4 --expose-gc
+#!/usr/bin/env -S node --initial-old-space-size=32 --max-semi-space-size=8 --expose-gc
 /**
  * The composition root and the only place that reads argv, the environment and the process: it resolves the
  * config, creates the root logger, and runs the daemon or the import command.
@@ -10,8 +10,10 @@
  *   after an ingest, whose garbage is small now) sits just above a ~20 MB heap: a full collection every ~40 ms,
  *   ~25% of a serving pass. With a 32 MB starting limit: the bench's raw-reader pass over 92 MB costs 160-170 ms
  *   of CPU instead of 280-350 ms (MariaDB's dump: 145-150 ms).
- * - --max-semi-space-size=4. The young generation grew to 2 x 16 MB while serving, ~27 MB of RSS holding ~1 MB
- *   of live objects; with 4 MB semi-spaces fifty replicas catching up peak ~25 MB lower, at the same speed.
+ * - --max-semi-space-size=8. The young generation grew to 2 x 16 MB while serving, ~27 MB of RSS holding ~1 MB
+ *   of live objects; with 8 MB semi-spaces fifty replicas catching up peak ~25 MB lower, at the same speed. Not
+ *   smaller: the ingest allocates ~600 MB of short-lived objects per 92 MB of binlog, and with 4 MB semi-spaces
+ *   it ran three times as many scavenges (GC ~120 ms -> ~240-290 ms of an ingest's ~1.4 s of CPU; 8 MB: ~140).
  * - --expose-gc: the daemon asks for a full collection after every 16 MiB of segments the shared read cache lets
  *   go (memory.ts); without the flag it does not, and V8 collects them later.
  */

@@ -5,6 +5,7 @@ import { existsSync, statSync, readdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { getFreePort } from './ports.js';
 import { makeTempDir } from './tmp.js';
+import { DAEMON_NODE_FLAGS } from '../../src/node-flags.js';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 export const MAIN = join(ROOT, 'dist/src/main.js');
@@ -58,7 +59,8 @@ export async function startDaemon(
   const dataDir = opts.dataDir ?? (await makeTempDir('binlog-proxy-daemon-'));
   const adminPort = opts.adminPort ?? (await getFreePort());
   const logs: string[] = [];
-  const child = spawn(process.execPath, [MAIN, '--data-dir', dataDir, '--admin-listen', `127.0.0.1:${adminPort}`, '--log-level', 'debug', ...(opts.args ?? [])], {
+  // With the V8 flags npm start gives it: the daemon under test is the one that runs in production.
+  const child = spawn(process.execPath, [...DAEMON_NODE_FLAGS, MAIN, '--data-dir', dataDir, '--admin-listen', `127.0.0.1:${adminPort}`, '--log-level', 'debug', ...(opts.args ?? [])], {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, ...(opts.env ?? {}) },
   });
