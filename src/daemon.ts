@@ -21,7 +21,7 @@ import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { openStore, type BinlogStore } from '../storage/index.js';
-import { GC_EVERY_RELEASED_BYTES, GcScheduler, type CollectGarbage } from './memory.js';
+import { GC_EVERY_RELEASED_BYTES, GcScheduler, memoryReport, type CollectGarbage } from './memory.js';
 import type { Config, ServerArgs, SyncerArgs } from './config/config.js';
 import { parseHostPort } from './config/config.js';
 import type { Logger } from './logger.js';
@@ -237,6 +237,7 @@ export async function startDaemon(config: Config, log: Logger, opts: DaemonOptio
     syncer: cluster ? cluster.node.syncerControl() : syncerControl,
     server: serverControl,
     logs: new StoreLogs(store),
+    debug: { canCollect: opts.gc !== undefined, memory: (collect) => memoryReport(collect ? (opts.gc ?? null) : null) },
     metrics: async () => {
       const files = store.listFiles();
       metrics.storageSizeBytes.set(files.reduce((n, f) => n + Number(f.storedBytes), 0));

@@ -22,6 +22,7 @@ export const ERROR_CATALOGUE: Record<string, CatalogueEntry> = {
   ERR_NOT_RUNNING: { http: 409 },
   ERR_PURGE_IN_USE: { http: 409 },
   ERR_FLAVOR_MISMATCH: { http: 409 },
+  ERR_GC_UNAVAILABLE: { http: 409 },
   ERR_BODY_TOO_LARGE: { http: 413 },
   ERR_UNSUPPORTED_MEDIA_TYPE: { http: 415 },
   ERR_NO_LEADER: { http: 503 },

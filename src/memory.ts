@@ -8,14 +8,24 @@
  * daemon's V8 flags `--expose-gc` makes `gc` a global; the scheduler asks for a full collection (executed from
  * a task, not inside the caller) after every `everyBytes` let go.
  */
-export type CollectGarbage = (options: { type: 'major'; execution: 'async' }) => void;
+import { readFile } from 'node:fs/promises';
+
+/**
+ * V8's `gc` global under `node --expose-gc`, in the two forms the daemon uses: `gc()`, a full collection now;
+ * `gc({ type: 'major', execution: 'async' })`, one from a task. (On Node 20, V8 11.3, the synchronous form with an
+ * options object frees nothing a plain `gc()` frees: test/integration/admin-api.test.ts.)
+ */
+export interface CollectGarbage {
+  (): void;
+  (options: { type: 'major'; execution: 'async' }): Promise<void> | void;
+}
 
 export class GcScheduler {
   private pending = 0;
   collections = 0;
 
   constructor(
-    private readonly gc: CollectGarbage,
+    private readonly gc: (options: { type: 'major'; execution: 'async' }) => unknown,
     private readonly everyBytes: number,
   ) {}
 
@@ -31,3 +41,57 @@ export class GcScheduler {
 
 /** 16 MiB: one read cache's worth (the default readCacheBytes). */
 export const GC_EVERY_RELEASED_BYTES = 16 << 20;
+
+/**
+ * What the daemon's memory is made of, for GET /debug/memory. `rss_anon_bytes` is what the process itself
+ * holds; `rss_file_bytes` is mostly the node binary and LevelDB's memory-mapped table files, pages of the
+ * kernel's page cache that count in the RSS while mapped (null where /proc/self/status is not available).
+ */
+export interface MemoryReport {
+  /** A full collection ran just before these figures were read: the heap figures are live objects only. */
+  collected: boolean;
+  rss_bytes: number;
+  rss_anon_bytes: number | null;
+  rss_file_bytes: number | null;
+  heap_used_bytes: number;
+  heap_total_bytes: number;
+  /** Memory of buffers and other objects outside V8's heap (array_buffers_bytes included). */
+  external_bytes: number;
+  array_buffers_bytes: number;
+}
+
+/**
+ * Reads the process's memory figures, after a full synchronous collection when `gc` is given (the garbage
+ * still waiting for one would otherwise count as used heap, by tens of MB under load).
+ */
+export async function memoryReport(gc: CollectGarbage | null): Promise<MemoryReport> {
+  if (gc !== null) gc();
+  const m = process.memoryUsage();
+  const kinds = await rssKinds();
+  return {
+    collected: gc !== null,
+    rss_bytes: m.rss,
+    rss_anon_bytes: kinds?.anon ?? null,
+    rss_file_bytes: kinds?.file ?? null,
+    heap_used_bytes: m.heapUsed,
+    heap_total_bytes: m.heapTotal,
+    external_bytes: m.external,
+    array_buffers_bytes: m.arrayBuffers,
+  };
+}
+
+async function rssKinds(): Promise<{ anon: number; file: number } | null> {
+  let status: string;
+  try {
+    status = await readFile('/proc/self/status', 'utf8');
+  } catch {
+    return null;
+  }
+  const kb = (field: string): number | null => {
+    const m = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status);
+    return m ? Number(m[1]) * 1024 : null;
+  };
+  const anon = kb('RssAnon');
+  const file = kb('RssFile');
+  return anon === null || file === null ? null : { anon, file };
+}

@@ -14,6 +14,7 @@ import { ValidationError } from '../config/validate.js';
 import { syncerRoutes } from './syncer-routes.js';
 import { serverRoutes } from './server-routes.js';
 import { logsRoutes } from './logs-routes.js';
+import { debugRoutes, type DebugControl } from './debug-routes.js';
 import type { SyncerControl } from '../syncer/types.js';
 import type { ServerControl } from '../server/types.js';
 import type { LogsControl } from './logs-routes.js';
@@ -25,6 +26,8 @@ export interface AdminDeps {
   syncer: SyncerControl;
   server: ServerControl;
   logs: LogsControl;
+  /** GET /debug/memory. */
+  debug: DebugControl;
   /** Prometheus text exposition. */
   metrics: () => Promise<{ contentType: string; body: string }>;
   /** True while storage is open and the process is serving. */
@@ -110,6 +113,7 @@ export function buildAdminApp(deps: AdminDeps): FastifyInstance {
   void app.register(syncerRoutes, { syncer: deps.syncer });
   void app.register(serverRoutes, { server: deps.server });
   void app.register(logsRoutes, { logs: deps.logs });
+  void app.register(debugRoutes, { debug: deps.debug });
   for (const p of deps.plugins ?? []) void app.register(async (scope) => p(scope));
   return app;
 }

@@ -12,9 +12,20 @@ import { Metrics } from '../../src/metrics.js';
 import { getFreePort } from '../helpers/ports.js';
 import { makeTempDir } from '../helpers/tmp.js';
 import type { LogsControl } from '../../src/admin/logs-routes.js';
+import { memoryReport, type CollectGarbage, type MemoryReport } from '../../src/memory.js';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 
 const SECRET = 'upstream-pass-5c1d';
 const TOKEN = 'admin-token-0123456789';
+
+function fillJunk(holder: { junk: number[] | null }): void {
+  holder.junk = Array.from({ length: 4_000_000 }, (_, i) => i + 0.5);
+}
+
+function junkEnd(holder: { junk: number[] | null }): number | undefined {
+  return holder.junk?.[holder.junk.length - 1];
+}
 
 describe('admin API', () => {
   let store: BinlogStore;
@@ -43,6 +54,8 @@ describe('admin API', () => {
       metrics: () => metrics.exposition(),
       healthy: () => true,
       logger: log,
+      // This process runs without --expose-gc: a collection on request is refused.
+      debug: { canCollect: false, memory: () => memoryReport(null) },
     };
     app = buildAdminApp({ ...deps, token: null });
     appWithToken = buildAdminApp({ ...deps, token: TOKEN });
@@ -154,6 +167,58 @@ describe('admin API', () => {
     const nf = await app.inject({ method: 'GET', url: '/binlog/nothing' });
     expect(nf.statusCode).toBe(404);
     expect(nf.json<{ code: string }>().code).toBe('ERR_NOT_FOUND');
+  });
+
+  it('reports memory; ?gc=1 collects first, and is refused (409) without --expose-gc; bad queries are 400', async () => {
+    const MiB = 1 << 20;
+    const plain = await app.inject({ method: 'GET', url: '/debug/memory' });
+    expect(plain.statusCode).toBe(200);
+    const m = plain.json<{ message: string; data: MemoryReport }>();
+    expect(m.message).toBe('success');
+    expect(m.data.collected).toBe(false);
+    expect(m.data.rss_anon_bytes! + m.data.rss_file_bytes!).toBeGreaterThan(0.9 * m.data.rss_bytes);
+    expect(m.data.heap_used_bytes).toBeLessThanOrEqual(m.data.heap_total_bytes);
+    const refused = await app.inject({ method: 'GET', url: '/debug/memory?gc=1' });
+    expect(refused.statusCode).toBe(409);
+    expect(refused.json<{ code: string; message: string }>()).toMatchObject({ code: 'ERR_GC_UNAVAILABLE', message: expect.stringContaining('--expose-gc') });
+    for (const [url, field] of [['/debug/memory?gc=yes', 'gc'], ['/debug/memory?gc=1&x=2', 'x']] as const) {
+      const bad = await app.inject({ method: 'GET', url });
+      expect(bad.statusCode, url).toBe(400);
+      expect(bad.json<{ code: string; field: string }>()).toMatchObject({ code: 'ERR_INVALID_INPUT', field });
+    }
+
+    // V8's real gc, as --expose-gc gives it to the daemon.
+    setFlagsFromString('--expose-gc');
+    const gc = runInNewContext('gc') as CollectGarbage;
+    const withGc = buildAdminApp({
+      syncer,
+      server,
+      logs: { list: async () => [], purge: async () => ({ purged_files: [], first_file: null, purged_gtid_set: '', kept_for_replicas: false }) },
+      metrics: () => Promise.resolve({ contentType: 'text/plain', body: '' }),
+      healthy: () => true,
+      logger: pino({ level: 'silent' }),
+      token: null,
+      debug: { canCollect: true, memory: (collect) => memoryReport(collect ? gc : null) },
+    });
+    try {
+      // 4M doubles: a 32 MB backing store in V8's large-object space, which only a full collection frees. Made
+      // and checked in plain functions: a suspended async function may keep a temporary of its own alive.
+      const holder: { junk: number[] | null } = { junk: null };
+      fillJunk(holder);
+      const read = async (url: string): Promise<MemoryReport> => {
+        const r = await withGc.inject({ method: 'GET', url });
+        expect(r.statusCode, r.body).toBe(200);
+        return r.json<{ data: MemoryReport }>().data;
+      };
+      const held = await read('/debug/memory?gc=1');
+      expect(junkEnd(holder)).toBe(3_999_999.5);
+      holder.junk = null;
+      const after = await read('/debug/memory?gc=1');
+      expect([held.collected, after.collected]).toEqual([true, true]);
+      expect(held.heap_used_bytes - after.heap_used_bytes).toBeGreaterThan(28 * MiB);
+    } finally {
+      await withGc.close();
+    }
   });
 
   it('never logs the passwords', () => {

@@ -5,6 +5,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { FastifyInstance } from 'fastify';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { memoryReport } from '../../src/memory.js';
 import { buildAdminApp } from '../../src/admin/app.js';
 import { EtcdCoordinator } from '../../src/cluster/coordinator.js';
 import { FORWARDED_BY_HEADER, LEADER_HEADER, clusterAdminPlugin } from '../../src/cluster/forward.js';
@@ -119,6 +120,7 @@ async function adminNode(
       },
     },
     metrics: async () => ({ contentType: 'text/plain', body: '' }),
+    debug: { canCollect: false, memory: () => memoryReport(null) },
     healthy: () => true,
     token: opts.token === undefined ? TOKEN : opts.token,
     logger,
