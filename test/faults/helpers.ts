@@ -210,17 +210,25 @@ export function covers(have: string, want: string): boolean {
 
 
 /** Resident set size and open file descriptors of a process (Linux /proc). */
-export function processUsage(pid: number): { rssBytes: number; fds: number; sockets: number } {
+/**
+ * RSS, descriptors and sockets of a process. `anonBytes` is the part of the RSS the process holds itself (heap,
+ * buffers, malloc): what a leak or a buffering server grows. The rest is file-backed, mostly the node binary and
+ * LevelDB's memory-mapped table files (the kernel's page cache, bounded by LevelDB's table cache).
+ */
+export function processUsage(pid: number): { rssBytes: number; anonBytes: number; fds: number; sockets: number } {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-  const m = /VmRSS:\s+(\d+) kB/.exec(status);
-  const rssBytes = m ? Number(m[1]) * 1024 : NaN;
+  const kb = (field: string): number => {
+    const m = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status);
+    if (!m) throw new Error(`no ${field} in /proc/${pid}/status`);
+    return Number(m[1]) * 1024;
+  };
   let fds = 0;
   let sockets = 0;
   for (const fd of readdirFds(pid)) {
     fds++;
     if (fd.startsWith('socket:')) sockets++;
   }
-  return { rssBytes, fds, sockets };
+  return { rssBytes: kb('VmRSS'), anonBytes: kb('RssAnon'), fds, sockets };
 }
 
 function readdirFds(pid: number): string[] {
