@@ -240,7 +240,12 @@ export class BinlogStore {
   private visibleSeq: number;
   private group = new WriteGroup();
   private inFlight: Promise<void> | null = null;
-  private timer: NodeJS.Timeout | null = null;
+  /**
+   * The idle group's pending write: a timer, or for a delay of 0 an immediate. setTimeout(fn, 0) waits 1 ms
+   * (Node's minimum), which every live commit paid; setImmediate runs after the current I/O callbacks, so the
+   * group still holds all the units of one socket read.
+   */
+  private timer: { cancel(): void } | null = null;
   private readonly writeLock = new Mutex();
   private readonly purgeLock = new Mutex();
   private durableWaiters: DurableWaiter[] = [];
@@ -723,10 +728,18 @@ export class BinlogStore {
       return;
     }
     if (this.timer === null) {
-      this.timer = setTimeout(() => {
+      const run = (): void => {
         this.timer = null;
         this.startFlush();
-      }, this.opts.groupCommitDelayMs);
+      };
+      const delay = this.opts.groupCommitDelayMs;
+      if (delay === 0) {
+        const h = setImmediate(run);
+        this.timer = { cancel: () => clearImmediate(h) };
+      } else {
+        const h = setTimeout(run, delay);
+        this.timer = { cancel: () => clearTimeout(h) };
+      }
     }
   }
 
@@ -734,7 +747,7 @@ export class BinlogStore {
   private startFlush(): void {
     if (this.inFlight !== null || this.writeFailure !== null) return;
     if (this.timer !== null) {
-      clearTimeout(this.timer);
+      this.timer.cancel();
       this.timer = null;
     }
     const g = this.group;
@@ -1151,7 +1164,7 @@ export class BinlogStore {
     this.checkOpen();
     if (this.inFlight !== null) await this.inFlight.catch(() => undefined);
     if (this.timer !== null) {
-      clearTimeout(this.timer);
+      this.timer.cancel();
       this.timer = null;
     }
     await Promise.all([...this.readers].map((r) => r.return()));
@@ -1199,7 +1212,7 @@ export class BinlogStore {
         await this.flush();
       }
     } finally {
-      if (this.timer !== null) clearTimeout(this.timer);
+      this.timer?.cancel();
       this.timer = null;
       this.state = 'closed';
       this.notifyChange();

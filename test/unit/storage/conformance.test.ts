@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import { mkdir, readdir, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { ClassicLevel } from 'classic-level';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { MariadbGtidPosition } from '../../../protocol/gtid/mariadb.js';
 import { MysqlGtidSet, type MysqlGtid } from '../../../protocol/gtid/mysql.js';
 import {
@@ -753,6 +753,26 @@ describe('storage conformance', () => {
       expect(store.durableSeq).toBe(last);
       expect(store.getState().lastSeq).toBe(last);
       await expectCode(store.waitDurable(last + 5), 'ERR_STORAGE_ARGUMENT');
+    });
+
+    it("'group' with a delay of 0 writes an idle group after the current I/O callbacks, not after a timer", async () => {
+      // The daemon's default (storage.groupCommitDelay 0ms). setTimeout(fn, 0) waits 1 ms, which every live
+      // commit paid on its way to the replicas. With setTimeout faked, such a store would never write.
+      const store = await mk({ flavor: 'mysql', groupCommitDelayMs: 0 });
+      const b = new LogBuilder('mysql');
+      await store.append(b.startFile('bin.000001'));
+      await store.flush();
+      vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+      try {
+        let last = 0;
+        for (let i = 0; i < 5; i++) last = (await store.append(b.trx())).seq;
+        const deadline = performance.now() + 10_000;
+        while (store.durableSeq < last && performance.now() < deadline) await new Promise<void>((resolve) => setImmediate(resolve));
+        expect(store.durableSeq).toBe(last);
+        expect(vi.getTimerCount()).toBe(0);
+      } finally {
+        vi.useRealTimers();
+      }
     });
 
     it('readers see only durable units', async () => {
