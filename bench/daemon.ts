@@ -6,6 +6,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { procStatusBytes } from '../src/memory.js';
 import { DAEMON_NODE_FLAGS } from '../src/node-flags.js';
 
 /** dist/bench/daemon.js -> dist/src/main.js */
@@ -60,9 +61,8 @@ export function rssOfPid(pid: number): number {
 /** RSS and its anonymous part (without file-backed pages such as LevelDB's memory-mapped tables), MB. */
 export function memOfPid(pid: number): { rssMB: number; anonMB: number } {
   const s = readFileSync(`/proc/${pid}/status`, 'utf8');
-  const m = /VmRSS:\s+(\d+)/.exec(s);
-  const a = /RssAnon:\s+(\d+)/.exec(s);
-  return { rssMB: m === null ? NaN : Number(m[1]) / 1024, anonMB: a === null ? NaN : Number(a[1]) / 1024 };
+  const mb = (field: string): number => (procStatusBytes(s, field) ?? NaN) / 2 ** 20;
+  return { rssMB: mb('VmRSS'), anonMB: mb('RssAnon') };
 }
 
 export async function startBenchDaemon(o: DaemonOptions): Promise<BenchDaemon> {

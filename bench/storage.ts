@@ -20,6 +20,7 @@ import { cpus, tmpdir, totalmem } from 'node:os';
 import path from 'node:path';
 import { ClassicLevel } from 'classic-level';
 import { openStore, type AppendUnit, type BinlogStore } from '../storage/index.js';
+import { procStatusBytes } from '../src/memory.js';
 
 // ---- arguments -------------------------------------------------------------------------------------------
 
@@ -149,8 +150,7 @@ interface Rss {
 async function rssNow(): Promise<Rss> {
   const { readFile } = await import('node:fs/promises');
   const s = await readFile('/proc/self/status', 'utf8').catch(() => '');
-  const anon = /RssAnon:\s+(\d+)/.exec(s);
-  return { rssMB: process.memoryUsage().rss / 2 ** 20, anonMB: anon !== null ? Number(anon[1]) / 1024 : NaN };
+  return { rssMB: process.memoryUsage().rss / 2 ** 20, anonMB: (procStatusBytes(s, 'RssAnon') ?? NaN) / 2 ** 20 };
 }
 
 class RssSampler {

@@ -80,6 +80,12 @@ export async function memoryReport(gc: CollectGarbage | null): Promise<MemoryRep
   };
 }
 
+/** A `Field:  N kB` line of a Linux /proc/PID/status text, in bytes; null when the field is not there. */
+export function procStatusBytes(status: string, field: string): number | null {
+  const m = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status);
+  return m ? Number(m[1]) * 1024 : null;
+}
+
 async function rssKinds(): Promise<{ anon: number; file: number } | null> {
   let status: string;
   try {
@@ -87,11 +93,7 @@ async function rssKinds(): Promise<{ anon: number; file: number } | null> {
   } catch {
     return null;
   }
-  const kb = (field: string): number | null => {
-    const m = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status);
-    return m ? Number(m[1]) * 1024 : null;
-  };
-  const anon = kb('RssAnon');
-  const file = kb('RssFile');
+  const anon = procStatusBytes(status, 'RssAnon');
+  const file = procStatusBytes(status, 'RssFile');
   return anon === null || file === null ? null : { anon, file };
 }

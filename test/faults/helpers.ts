@@ -12,6 +12,7 @@ import { checksumTables, startMariaDB, waitForReplicaCatchUp, type MariaDBInstan
 import { getFreePort } from '../helpers/ports.js';
 import { SECRETS } from './secrets.js';
 import { sleep, waitFor } from '../helpers/wait.js';
+import { procStatusBytes } from '../../src/memory.js';
 
 export { sleep, waitFor };
 
@@ -209,7 +210,6 @@ export function covers(have: string, want: string): boolean {
 
 
 
-/** Resident set size and open file descriptors of a process (Linux /proc). */
 /**
  * RSS, descriptors and sockets of a process. `anonBytes` is the part of the RSS the process holds itself (heap,
  * buffers, malloc): what a leak or a buffering server grows. The rest is file-backed, mostly the node binary and
@@ -218,9 +218,9 @@ export function covers(have: string, want: string): boolean {
 export function processUsage(pid: number): { rssBytes: number; anonBytes: number; fds: number; sockets: number } {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
   const kb = (field: string): number => {
-    const m = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status);
-    if (!m) throw new Error(`no ${field} in /proc/${pid}/status`);
-    return Number(m[1]) * 1024;
+    const bytes = procStatusBytes(status, field);
+    if (bytes === null) throw new Error(`no ${field} in /proc/${pid}/status`);
+    return bytes;
   };
   let fds = 0;
   let sockets = 0;

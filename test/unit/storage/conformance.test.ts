@@ -24,6 +24,7 @@ import { checkpointKey, fileKey, formatKey, logKey } from '../../../storage/keys
 import { encodeFormat } from '../../../storage/records.js';
 import { makeTempDir, removeTempDir } from '../../helpers/tmp.js';
 import { prng } from '../../helpers/prng.js';
+import { procStatusBytes } from '../../../src/memory.js';
 
 // ---- fixture builders -----------------------------------------------------------------------------------
 
@@ -205,9 +206,9 @@ async function expectCode(p: Promise<unknown> | (() => unknown), code: string): 
 
 /** This process's anonymous resident memory (RssAnon, Linux), bytes. */
 function anonRss(): number {
-  const m = /RssAnon:\s+(\d+)\s+kB/.exec(readFileSync('/proc/self/status', 'utf8'));
-  if (m === null) throw new Error('no RssAnon in /proc/self/status');
-  return Number(m[1]) * 1024;
+  const bytes = procStatusBytes(readFileSync('/proc/self/status', 'utf8'), 'RssAnon');
+  if (bytes === null) throw new Error('no RssAnon in /proc/self/status');
+  return bytes;
 }
 
 async function dirSize(dir: string): Promise<number> {
