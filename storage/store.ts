@@ -246,6 +246,10 @@ export class BinlogStore {
    * group still holds all the units of one socket read.
    */
   private timer: { cancel(): void } | null = null;
+  private readonly onFlushTimer = (): void => {
+    this.timer = null;
+    this.startFlush();
+  };
   private readonly writeLock = new Mutex();
   private readonly purgeLock = new Mutex();
   private durableWaiters: DurableWaiter[] = [];
@@ -728,28 +732,26 @@ export class BinlogStore {
       return;
     }
     if (this.timer === null) {
-      const run = (): void => {
-        this.timer = null;
-        this.startFlush();
-      };
       const delay = this.opts.groupCommitDelayMs;
       if (delay === 0) {
-        const h = setImmediate(run);
+        const h = setImmediate(this.onFlushTimer);
         this.timer = { cancel: () => clearImmediate(h) };
       } else {
-        const h = setTimeout(run, delay);
+        const h = setTimeout(this.onFlushTimer, delay);
         this.timer = { cancel: () => clearTimeout(h) };
       }
     }
   }
 
+  private cancelTimer(): void {
+    this.timer?.cancel();
+    this.timer = null;
+  }
+
   /** Writes the current group now, unless a write is in progress (then it follows that write). */
   private startFlush(): void {
     if (this.inFlight !== null || this.writeFailure !== null) return;
-    if (this.timer !== null) {
-      this.timer.cancel();
-      this.timer = null;
-    }
+    this.cancelTimer();
     const g = this.group;
     if (g.empty && !this.checkpointDue) return;
     this.sealOpenSegment();
@@ -1163,10 +1165,7 @@ export class BinlogStore {
   private async reopen(): Promise<void> {
     this.checkOpen();
     if (this.inFlight !== null) await this.inFlight.catch(() => undefined);
-    if (this.timer !== null) {
-      this.timer.cancel();
-      this.timer = null;
-    }
+    this.cancelTimer();
     await Promise.all([...this.readers].map((r) => r.return()));
     if (!this.dbReopenPending) {
       this.dbReopenPending = true;
@@ -1212,8 +1211,7 @@ export class BinlogStore {
         await this.flush();
       }
     } finally {
-      this.timer?.cancel();
-      this.timer = null;
+      this.cancelTimer();
       this.state = 'closed';
       this.notifyChange();
       await Promise.all([...this.readers].map((r) => r.return()));

@@ -6,7 +6,7 @@
  */
 import type { FastifyInstance } from 'fastify';
 import { ConflictError } from '../errors.js';
-import { ValidationError } from '../config/validate.js';
+import { validate } from '../config/validate.js';
 import type { MemoryReport } from '../memory.js';
 import { success } from './body.js';
 
@@ -16,15 +16,15 @@ export interface DebugControl {
   memory(collect: boolean): Promise<MemoryReport>;
 }
 
+const memoryQuerySchema = {
+  type: 'object',
+  additionalProperties: false,
+  properties: { gc: { enum: ['0', '1'] } },
+} as const;
+
 export async function debugRoutes(app: FastifyInstance, opts: { debug: DebugControl }): Promise<void> {
-  app.get<{ Querystring: Record<string, unknown> }>('/debug/memory', async (req) => {
-    const query = req.query ?? {};
-    for (const key of Object.keys(query)) {
-      if (key !== 'gc') throw new ValidationError(key, `unknown query parameter '${key}' (GET /debug/memory takes only gc=0|1)`);
-    }
-    const gc = query['gc'];
-    if (gc !== undefined && gc !== '0' && gc !== '1') throw new ValidationError('gc', `gc must be 0 or 1, got '${String(gc)}'`);
-    const collect = gc === '1';
+  app.get('/debug/memory', async (req) => {
+    const collect = validate<{ gc?: '0' | '1' }>(memoryQuerySchema, { ...(req.query as object) }).gc === '1';
     if (collect && !opts.debug.canCollect) {
       throw new ConflictError(
         'ERR_GC_UNAVAILABLE',

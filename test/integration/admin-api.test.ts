@@ -7,7 +7,7 @@ import type { FastifyInstance } from 'fastify';
 import { openStore, type BinlogStore } from '../../storage/index.js';
 import { Syncer } from '../../src/syncer/syncer.js';
 import { ReplicationServer } from '../../src/server/server.js';
-import { buildAdminApp } from '../../src/admin/app.js';
+import { buildAdminApp, type AdminDeps } from '../../src/admin/app.js';
 import { Metrics } from '../../src/metrics.js';
 import { getFreePort } from '../helpers/ports.js';
 import { makeTempDir } from '../helpers/tmp.js';
@@ -34,6 +34,7 @@ describe('admin API', () => {
   let app: FastifyInstance;
   let appWithToken: FastifyInstance;
   let closedPort: number;
+  let deps: Omit<AdminDeps, 'token'>;
   const lines: string[] = [];
 
   beforeAll(async () => {
@@ -47,7 +48,7 @@ describe('admin API', () => {
       list: async () => [],
       purge: async () => ({ purged_files: [], first_file: null, purged_gtid_set: '', kept_for_replicas: false }),
     };
-    const deps = {
+    deps = {
       syncer,
       server,
       logs,
@@ -190,16 +191,7 @@ describe('admin API', () => {
     // V8's real gc, as --expose-gc gives it to the daemon.
     setFlagsFromString('--expose-gc');
     const gc = runInNewContext('gc') as CollectGarbage;
-    const withGc = buildAdminApp({
-      syncer,
-      server,
-      logs: { list: async () => [], purge: async () => ({ purged_files: [], first_file: null, purged_gtid_set: '', kept_for_replicas: false }) },
-      metrics: () => Promise.resolve({ contentType: 'text/plain', body: '' }),
-      healthy: () => true,
-      logger: pino({ level: 'silent' }),
-      token: null,
-      debug: { canCollect: true, memory: (collect) => memoryReport(collect ? gc : null) },
-    });
+    const withGc = buildAdminApp({ ...deps, token: null, debug: { canCollect: true, memory: (collect) => memoryReport(collect ? gc : null) } });
     try {
       // 4M doubles: a 32 MB backing store in V8's large-object space, which only a full collection frees. Made
       // and checked in plain functions: a suspended async function may keep a temporary of its own alive.

@@ -1,6 +1,7 @@
 // The daemon's V8 flags live in three places that V8 reads at process start (see src/main.ts): the shebang of
-// the built CLI, `npm start`, and src/node-flags.ts, which the benchmark and the test harness spawn it with. They must say the same, and the built file must keep
-// the shebang (tsc copies it), or `binlog-proxy` would run without them.
+// the built CLI, `npm start`, and src/node-flags.ts, which the benchmark and the test harness spawn it with.
+// They must say the same, and the built file must keep the shebang (tsc copies it), or `binlog-proxy` would run
+// without them.
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
