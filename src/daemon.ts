@@ -21,7 +21,7 @@ import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { openStore, type BinlogStore } from '../storage/index.js';
-import { GC_EVERY_RELEASED_BYTES, GcScheduler, memoryReport, type CollectGarbage } from './memory.js';
+import { collectableBytes, GC_EVERY_RELEASED_BYTES, GcScheduler, IdleCollector, memoryReport, type CollectGarbage } from './memory.js';
 import type { Config, ServerArgs, SyncerArgs } from './config/config.js';
 import { parseHostPort } from './config/config.js';
 import type { Logger } from './logger.js';
@@ -169,6 +169,9 @@ class StoreLogs implements LogsControl {
   }
 }
 
+/** How often the idle collector looks at the heap (memory.ts). */
+const IDLE_GC_CHECK_MS = 1000;
+
 export interface DaemonOptions {
   version: string;
   /** V8's gc (node --expose-gc): then buffers the store lets go of are collected sooner (see memory.ts). */
@@ -298,11 +301,20 @@ export async function startDaemon(config: Config, log: Logger, opts: DaemonOptio
     retentionTimer.unref();
   }
 
+  // With --expose-gc: the garbage of a burst (an ingest, replicas catching up) is collected once things go quiet.
+  let idleGcTimer: NodeJS.Timeout | null = null;
+  if (opts.gc !== undefined) {
+    const idle = new IdleCollector(opts.gc, collectableBytes);
+    idleGcTimer = setInterval(() => idle.tick(), IDLE_GC_CHECK_MS);
+    idleGcTimer.unref();
+  }
+
   let stopping: Promise<void> | null = null;
   const stop = (): Promise<void> => {
     stopping ??= (async () => {
       closing = true;
       if (retentionTimer) clearInterval(retentionTimer);
+      if (idleGcTimer) clearInterval(idleGcTimer);
       await admin.close();
       if (cluster) {
         await discovery.close(); // its store is in etcd, which the node's departure disconnects
