@@ -182,14 +182,15 @@ export async function startDaemon(config: Config, log: Logger, opts: DaemonOptio
   await mkdir(config.dataDir, { recursive: true, mode: 0o700 });
   const state = new StateFiles(config.dataDir);
   await state.init();
+  const metrics = new Metrics();
   const store = await openStore(join(config.dataDir, 'binlog'), {
     durability: config.storage.durability,
     groupCommitDelayMs: config.storage.groupCommitDelayMs,
     serveBeforeSync: config.storage.serveBeforeSync,
     leveldb: { compression: config.storage.compression },
     ...(opts.gc !== undefined ? { onReadCacheEvict: new GcScheduler(opts.gc, GC_EVERY_RELEASED_BYTES).released } : {}),
+    onGroupWrite: (seconds) => metrics.storageGroupWriteSeconds.observe(seconds),
   });
-  const metrics = new Metrics();
   const identity = await loadIdentity(store, config);
   log.info({ dataDir: config.dataDir, serverId: identity.serverId, serverUuid: identity.serverUuid, version: opts.version }, 'storage open');
 

@@ -2,7 +2,7 @@
  * Prometheus metrics on a registry owned by the daemon (never prom-client's global one), handed to each
  * component. Labels never carry secrets; replica labels are server ids and addresses only.
  */
-import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
 export class Metrics {
   readonly registry = new Registry();
@@ -23,6 +23,12 @@ export class Metrics {
   readonly connectedReplicas = new Gauge({ name: 'binlog_proxy_connected_replicas', help: 'Replicas and binlog clients currently dumping', registers: [this.registry] });
   readonly reconnects = new Counter({ name: 'binlog_proxy_upstream_reconnects_total', help: 'Reconnections to the primary', registers: [this.registry] });
   readonly errors = new Counter({ name: 'binlog_proxy_errors_total', help: 'Errors by stable code', labelNames: ['code'] as const, registers: [this.registry] });
+  readonly storageGroupWriteSeconds = new Histogram({
+    name: 'binlog_proxy_storage_group_write_seconds',
+    help: 'Duration of the synced storage writes that durable commits wait for (LevelDB queue and fsync)',
+    buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+    registers: [this.registry],
+  });
   readonly storageSizeBytes = new Gauge({ name: 'binlog_proxy_storage_size_bytes', help: 'Approximate size of the stored binlog', registers: [this.registry] });
 
   constructor(opts: { defaultMetrics?: boolean } = {}) {

@@ -81,6 +81,7 @@ interface ResolvedOptions {
   tailCacheBytes: number;
   readCacheBytes: number;
   onReadCacheEvict: ((bytes: number) => void) | undefined;
+  onGroupWrite: ((seconds: number) => void) | undefined;
   readBatchBytes: number;
   leveldb: NonNullable<StoreOptions['leveldb']>;
   serveBeforeSync: boolean;
@@ -112,6 +113,7 @@ function resolveOptions(o: StoreOptions): ResolvedOptions {
     tailCacheBytes: positiveInt(o.tailCacheBytes, 4 << 20, 'tailCacheBytes', 0),
     readCacheBytes: positiveInt(o.readCacheBytes, 16 << 20, 'readCacheBytes', 0),
     onReadCacheEvict: o.onReadCacheEvict,
+    onGroupWrite: o.onGroupWrite,
     readBatchBytes: positiveInt(o.readBatchBytes, 1 << 20, 'readBatchBytes', 1024),
     leveldb: o.leveldb ?? {},
     serveBeforeSync: o.serveBeforeSync === true,
@@ -769,10 +771,14 @@ export class BinlogStore {
       this.unitsSinceCheckpoint = 0;
     }
     this.group = new WriteGroup();
+    const startedAt = performance.now();
     this.inFlight = this.writeLock
       .run(() => this.db.batch(g.ops, { sync: true }))
       .then(
-        () => this.groupDurable(g),
+        () => {
+          this.opts.onGroupWrite?.((performance.now() - startedAt) / 1000);
+          this.groupDurable(g);
+        },
         (err: unknown) => this.failWrites(err),
       )
       .finally(() => {

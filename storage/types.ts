@@ -242,6 +242,11 @@ export interface StoreOptions {
    * wants the memory back sooner can ask for one here.
    */
   onReadCacheEvict?: (bytes: number) => void;
+  /**
+   * Called after each synced group write of the log (the write a durable commit waits for) with its duration
+   * in seconds, LevelDB's queue and the fsync included. Its tail is the tail of what replicas wait for.
+   */
+  onGroupWrite?: (seconds: number) => void;
   /** Bytes per reader batch (default 1 MiB). */
   readBatchBytes?: number;
   /**

@@ -103,6 +103,11 @@ describe('daemon end to end: primary -> binlog-proxy (child process) -> replica'
     expect(metric('binlog_proxy_bytes_sent_total')).toBeGreaterThan(1000);
     expect(metric('binlog_proxy_connected_replicas')).toBe(1);
     expect(metric('binlog_proxy_storage_size_bytes')).toBeGreaterThan(1000);
+    // Every stored transaction waited for a synced group write; each write is counted once in the histogram.
+    const groupWrites = metric('binlog_proxy_storage_group_write_seconds_count');
+    expect(groupWrites).toBeGreaterThan(0);
+    expect(metric('binlog_proxy_storage_group_write_seconds_bucket\\{le="\\+Inf"\\}')).toBe(groupWrites);
+    expect(metric('binlog_proxy_storage_group_write_seconds_sum')).toBeGreaterThan(0);
     expect(metricsText).not.toContain(REPL_PASSWORD);
 
     // State files hold the secrets: owner-only.

@@ -776,6 +776,24 @@ describe('storage conformance', () => {
       }
     });
 
+    it('reports the duration of every synced group write (onGroupWrite), once per group', async () => {
+      const writes: number[] = [];
+      const store = await mk({ flavor: 'mysql', groupCommitDelayMs: 10_000, onGroupWrite: (s) => writes.push(s) });
+      const b = new LogBuilder('mysql');
+      await store.append(b.startFile('bin.000001'));
+      for (let i = 0; i < 20; i++) await store.append(b.trx());
+      expect(writes).toHaveLength(0); // one group waiting for the delay: nothing written yet
+      const t0 = performance.now();
+      await store.flush();
+      const elapsed = (performance.now() - t0) / 1000;
+      expect(writes).toHaveLength(1);
+      expect(writes[0]!).toBeGreaterThan(0);
+      expect(writes[0]!).toBeLessThanOrEqual(elapsed);
+      await store.append(b.trx());
+      await store.flush();
+      expect(writes).toHaveLength(2);
+    });
+
     it('readers see only durable units', async () => {
       const store = await mk({ flavor: 'mysql', groupCommitDelayMs: 10_000 });
       const b = new LogBuilder('mysql');
