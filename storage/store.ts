@@ -247,7 +247,7 @@ export class BinlogStore {
    * (Node's minimum), which every live commit paid; setImmediate runs after the current I/O callbacks, so the
    * group still holds all the units of one socket read.
    */
-  private timer: { cancel(): void } | null = null;
+  private timer: NodeJS.Timeout | NodeJS.Immediate | null = null;
   private readonly onFlushTimer = (): void => {
     this.timer = null;
     this.startFlush();
@@ -735,19 +735,16 @@ export class BinlogStore {
     }
     if (this.timer === null) {
       const delay = this.opts.groupCommitDelayMs;
-      if (delay === 0) {
-        const h = setImmediate(this.onFlushTimer);
-        this.timer = { cancel: () => clearImmediate(h) };
-      } else {
-        const h = setTimeout(this.onFlushTimer, delay);
-        this.timer = { cancel: () => clearTimeout(h) };
-      }
+      this.timer = delay === 0 ? setImmediate(this.onFlushTimer) : setTimeout(this.onFlushTimer, delay);
     }
   }
 
   private cancelTimer(): void {
-    this.timer?.cancel();
+    const t = this.timer;
+    if (t === null) return;
     this.timer = null;
+    if ('refresh' in t) clearTimeout(t);
+    else clearImmediate(t);
   }
 
   /** Writes the current group now, unless a write is in progress (then it follows that write). */
