@@ -20,12 +20,15 @@ export interface CollectGarbage {
   (options: { type: 'major'; execution: 'async' }): Promise<void> | void;
 }
 
+/** The async form of `gc`, the one the schedulers below ask for. */
+type AsyncCollect = (options: { type: 'major'; execution: 'async' }) => unknown;
+
 export class GcScheduler {
   private pending = 0;
   collections = 0;
 
   constructor(
-    private readonly gc: (options: { type: 'major'; execution: 'async' }) => unknown,
+    private readonly gc: AsyncCollect,
     private readonly everyBytes: number,
   ) {}
 
@@ -55,7 +58,7 @@ export class IdleCollector {
   collections = 0;
 
   constructor(
-    private readonly gc: (options: { type: 'major'; execution: 'async' }) => unknown,
+    private readonly gc: AsyncCollect,
     private readonly sample: () => number,
     private readonly minGarbageBytes = 16 << 20,
     private readonly stillBytes = 1 << 20,

@@ -220,6 +220,18 @@ async function dirSize(dir: string): Promise<number> {
 
 // ---- the suite ------------------------------------------------------------------------------------------
 
+/** bin.000001 with `trxs` two-event transactions of ~1 KB, one LevelDB batch (flush) every `flushEvery`. */
+async function appendFlushing(store: BinlogStore, seed: number, trxs: number, flushEvery: number): Promise<LogBuilder> {
+  const b = new LogBuilder('mysql', seed);
+  await store.append(b.startFile('bin.000001', ''));
+  for (let i = 0; i < trxs; i++) {
+    await store.append(b.trx({ n: 2, avg: 1000 }));
+    if (i % flushEvery === flushEvery - 1) await store.flush();
+  }
+  await store.flush();
+  return b;
+}
+
 describe('storage conformance', () => {
   let dir: string;
   const open: BinlogStore[] = [];
@@ -543,13 +555,7 @@ describe('storage conformance', () => {
       const counts: Record<string, { tables: number; mapped: number }> = {};
       for (const [sub, maxOpenFiles] of [['bounded', undefined], ['classic', 1000]] as const) {
         const store = await mk({ flavor: 'mysql', leveldb: { writeBufferSize: 64 << 10, ...(maxOpenFiles ? { maxOpenFiles } : {}) } }, sub);
-        const b = new LogBuilder('mysql', 11);
-        await store.append(b.startFile('bin.000001', ''));
-        for (let i = 0; i < 5000; i++) {
-          await store.append(b.trx({ n: 2, avg: 1000 }));
-          if (i % 40 === 39) await store.flush();
-        }
-        await store.flush();
+        const b = await appendFlushing(store, 11, 5000, 40);
         const read: Buffer[] = [];
         for await (const batch of await store.openReader({ from: 'oldest', follow: false })) for (const u of batch) read.push(u.data);
         expect(read.length).toBe(b.units.length);
@@ -566,14 +572,8 @@ describe('storage conformance', () => {
 
     it('writes LevelDB tables of about 1 MiB by default (64 mapped tables: ~64 MB of a long history)', { timeout: 60_000 }, async () => {
       const store = await mk({ flavor: 'mysql' }, 'tables');
-      const b = new LogBuilder('mysql', 12);
-      await store.append(b.startFile('bin.000001', ''));
       // A LevelDB batch every ~200 KB (a memtable is switched before a write, never inside one).
-      for (let i = 0; i < 3000; i++) {
-        await store.append(b.trx({ n: 2, avg: 1000 }));
-        if (i % 100 === 99) await store.flush();
-      }
-      await store.flush();
+      await appendFlushing(store, 12, 3000, 100);
       const dirOf = path.join(dir, 'tables');
       const sizes = await Promise.all((await readdir(dirOf)).filter((f) => f.endsWith('.ldb')).map(async (f) => (await stat(path.join(dirOf, f))).size));
       // ~6 MB appended: with LevelDB's 4 MiB memtables this was a single table of ~4 MB.
