@@ -1,10 +1,13 @@
 // FrameRing hands out slices of one fixed buffer in order; holds() must say false exactly when a later write
 // reached a slice's bytes, and true while they are intact (shared frames are sent from a slice only then).
+// Writes here use their whole room as scratch space first, as framePackets does (it copies a span to the end
+// of its room, then moves the events down and keeps less than the room when ANNOTATE_ROWS events are left out).
 import { describe, expect, it } from 'vitest';
 import { FrameRing, type RingSlice } from '../../../src/server/dump/frame-ring.js';
 
 function put(ring: FrameRing, fill: number, len: number, room = len): RingSlice {
   return ring.write(room, (buf, start) => {
+    buf.fill(0xee, start, start + room);
     buf.fill(fill, start, start + len);
     return start + len;
   });
@@ -53,6 +56,18 @@ describe('FrameRing', () => {
     put(ring, 5, 1); // [40, 41): b's first byte
     expect(ring.holds(b)).toBe(false);
     expect(b.bytes[0]).toBe(5);
+  });
+
+  it('a slice of the previous lap under the unused part of a later room is lost (regression: shared frames sent corrupted)', () => {
+    const ring = new FrameRing(100);
+    put(ring, 1, 50); // [0, 50)
+    const b = put(ring, 2, 30); // [50, 80)
+    put(ring, 3, 20, 60); // next lap: room [0, 60) used as scratch, keeps [0, 20)
+    expect(b.bytes[0]).toBe(0xee);
+    expect(ring.holds(b)).toBe(false);
+    const c = put(ring, 4, 10); // [20, 30): handed out again
+    expect(c.start).toBe(20);
+    expect(ring.holds(c)).toBe(true);
   });
 
   it('gives back the unused part of a room, and refuses a room bigger than the ring or a write outside it', () => {
