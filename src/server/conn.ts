@@ -53,7 +53,7 @@ export class PacketConn {
   private failure: unknown = null;
   private readFailure: unknown = null;
   private closedFlag = false;
-  private readonly closeListeners: Array<(err: unknown) => void> = [];
+  private readonly closeListeners = new Set<(err: unknown) => void>();
   private readonly onData = (chunk: Buffer): void => this.handleData(chunk);
   private readonly onEnd = (): void => this.fail(new ConnectionClosedError('connection closed by the client'));
   private readonly onError = (err: Error): void => this.fail(new ConnectionClosedError(`socket error: ${err.message}`));
@@ -94,10 +94,22 @@ export class PacketConn {
     s.off('close', this.onClose);
   }
 
-  /** Calls `fn` once when the connection closes or fails. */
-  onClosed(fn: (err: unknown) => void): void {
-    if (this.closedFlag) fn(this.failure);
-    else this.closeListeners.push(fn);
+  /**
+   * Calls `fn` once when the connection closes or fails; the function returned takes it back (a wait that
+   * ended another way must, or a long dump's every wait for the socket would stay registered until it closes).
+   */
+  onClosed(fn: (err: unknown) => void): () => void {
+    if (this.closedFlag) {
+      fn(this.failure);
+      return () => undefined;
+    }
+    this.closeListeners.add(fn);
+    return () => this.closeListeners.delete(fn);
+  }
+
+  /** Listeners waiting for the close (for tests). */
+  get closeListenerCount(): number {
+    return this.closeListeners.size;
   }
 
   private handleData(chunk: Buffer): void {
@@ -233,9 +245,11 @@ export class PacketConn {
     // No 'drain' will come unless a write was refused: the buffer is under the socket's own mark.
     if (!this.socket.writableNeedDrain) return Promise.resolve();
     return new Promise<void>((resolve) => {
+      let offClosed: (() => void) | null = null;
       const done = (): void => {
         this.socket.off('drain', check);
         signal?.removeEventListener('abort', done);
+        offClosed?.();
         resolve();
       };
       const check = (): void => {
@@ -243,7 +257,7 @@ export class PacketConn {
       };
       this.socket.on('drain', check);
       signal?.addEventListener('abort', done, { once: true });
-      this.onClosed(done);
+      offClosed = this.onClosed(done);
     });
   }
 
@@ -323,6 +337,8 @@ export class PacketConn {
       const s = this.socket;
       setTimeout(() => s.destroy(), 5000).unref();
     }
-    for (const fn of this.closeListeners.splice(0)) fn(err);
+    const listeners = [...this.closeListeners];
+    this.closeListeners.clear();
+    for (const fn of listeners) fn(err);
   }
 }

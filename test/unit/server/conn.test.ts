@@ -96,6 +96,28 @@ describe('PacketConn', () => {
     expect((await conn.read()).payload.length).toBe(60_000);
   });
 
+  it('a wait for the socket to drain that ends with the drain leaves no close listener behind (regression: one per wait)', async () => {
+    const { conn, peer } = await pair();
+    peer.pause();
+    const chunk = Buffer.alloc(1 << 20);
+    for (let round = 0; round < 20; round++) {
+      while (!(conn as unknown as { socket: net.Socket }).socket.writableNeedDrain) conn.writeRaw(chunk);
+      const drained = conn.drained(0);
+      expect(conn.closeListenerCount).toBe(1);
+      peer.resume();
+      await drained;
+      peer.pause();
+      expect(conn.closeListenerCount).toBe(0);
+    }
+    // A wait the close ends is told too.
+    while (!(conn as unknown as { socket: net.Socket }).socket.writableNeedDrain) conn.writeRaw(chunk);
+    const waiting = conn.drained(0);
+    peer.destroy();
+    await waiting;
+    expect(conn.closed).toBe(true);
+    expect(conn.closeListenerCount).toBe(0);
+  });
+
   it('switches the size limit after login, carrying over unread input', async () => {
     const { conn, peer } = await pair(10);
     peer.write(framePacket(Buffer.alloc(50, 2), 0));
