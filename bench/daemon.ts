@@ -4,7 +4,7 @@
  * vitest, but finds dist/ relative to its source location, which does not hold once it is compiled.)
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
+import { appendFileSync, readdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { procStatusBytes } from '../src/memory.js';
 import { DAEMON_NODE_FLAGS } from '../src/node-flags.js';
@@ -35,6 +35,8 @@ export interface DaemonOptions {
   nodeArgs?: string[];
   /** Resolve right after spawn instead of waiting for /health (the restart scenario times it itself). */
   noWait?: boolean;
+  /** Append what the daemon prints to this file as well. */
+  logFile?: string;
 }
 
 /**
@@ -73,8 +75,12 @@ export async function startBenchDaemon(o: DaemonOptions): Promise<BenchDaemon> {
     [...DAEMON_NODE_FLAGS, ...(o.nodeArgs ?? []), MAIN, '--data-dir', o.dataDir, '--admin-listen', `127.0.0.1:${o.adminPort}`, '--log-level', 'warn', ...(o.args ?? [])],
     { stdio: ['ignore', 'pipe', 'pipe'], cwd: o.dataDir },
   );
-  child.stdout!.setEncoding('utf8').on('data', (d: string) => logs.push(d));
-  child.stderr!.setEncoding('utf8').on('data', (d: string) => logs.push(d));
+  const onOutput = (d: string): void => {
+    logs.push(d);
+    if (o.logFile !== undefined) appendFileSync(o.logFile, d);
+  };
+  child.stdout!.setEncoding('utf8').on('data', onOutput);
+  child.stderr!.setEncoding('utf8').on('data', onOutput);
   const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
   const killOnExit = (): void => {
     child.kill('SIGKILL');

@@ -139,7 +139,9 @@ async function login(ep: Endpoint): Promise<{ socket: net.Socket; framer: LoginF
 /**
  * Counts the packets of a non-blocking dump as socket chunks arrive, reading nothing but the 4-byte headers
  * and the first payload byte of each packet (EOF or ERR). Headers and payloads may be split anywhere between
- * chunks.
+ * chunks. A stream out of step (a sequence id that does not follow the last one, a packet that is neither an
+ * event, an EOF nor an ERR) is reported as an error instead of being counted on: a server that frames a packet
+ * wrongly would otherwise leave the reader waiting for bytes that never come.
  */
 export class DumpCounter {
   packets = 0;
@@ -150,25 +152,37 @@ export class DumpCounter {
   private hdrFill = 0;
   /** The current packet's first payload byte is still to be looked at. */
   private atPayloadStart = false;
+  /** The sequence id the next packet must have (the dump command was 0). */
+  private seq = 1;
+  /** The current packet continues a payload of 0xFFFFFF bytes: its first byte is data, not a marker. */
+  private continuation = false;
+  private lastLength = 0;
 
   constructor(private readonly stopAfter = Infinity) {}
 
   /** 'eof' at the dump's EOF packet (or after stopAfter packets), an Error for an ERR packet, else null. */
   push(c: Buffer): 'eof' | Error | null {
     let i = 0;
+    let seq = 0;
     const n = c.length;
     while (i < n) {
       if (this.need === 0 && !this.atPayloadStart) {
         // a header
-        if (this.hdrFill === 0 && n - i >= 4) {
+      if (this.hdrFill === 0 && n - i >= 4) {
           this.need = c[i]! | (c[i + 1]! << 8) | (c[i + 2]! << 16);
+          seq = c[i + 3]!;
           i += 4;
         } else {
           this.hdr[this.hdrFill++] = c[i++]!;
           if (this.hdrFill < 4) continue;
           this.hdrFill = 0;
           this.need = this.hdr[0]! | (this.hdr[1]! << 8) | (this.hdr[2]! << 16);
+          seq = this.hdr[3]!;
         }
+        if (seq !== this.seq) return new Error(`raw reader: packet ${this.packets + 1} has sequence id ${seq}, expected ${this.seq} (the stream is out of step)`);
+        this.seq = (seq + 1) & 0xff;
+        this.continuation = this.lastLength === 0xffffff;
+        this.lastLength = this.need;
         this.packets++;
         this.bytes += this.need + 4;
         if (this.packets > this.stopAfter) return 'eof';
@@ -178,8 +192,11 @@ export class DumpCounter {
       if (this.atPayloadStart) {
         this.atPayloadStart = false;
         const first = c[i]!;
-        if (first === 0xfe && this.need < 9) return 'eof';
-        if (first === 0xff) return new Error(`raw reader: ${errText(c.subarray(i, i + this.need))}`);
+        if (!this.continuation) {
+          if (first === 0xfe && this.need < 9) return 'eof';
+          if (first === 0xff) return new Error(`raw reader: ${errText(c.subarray(i, i + this.need))}`);
+          if (first !== 0x00 && first !== 0xfe) return new Error(`raw reader: packet ${this.packets} starts with 0x${first.toString(16)}, not an event, EOF or ERR (the stream is out of step)`);
+        }
       }
       const take = Math.min(this.need, n - i);
       i += take;
@@ -188,6 +205,9 @@ export class DumpCounter {
     return null;
   }
 }
+
+/** How long a non-blocking dump may go without a byte before the reader gives up. */
+const STALL_MS = 60_000;
 
 /** Non-blocking dump of everything from `file` (default the first) at position 4; resolves at EOF. */
 export async function readAll(ep: Endpoint, serverId: number, file = 'bin.000001', stopAfter = Infinity): Promise<ReadResult> {
@@ -211,6 +231,8 @@ export async function readAll(ep: Endpoint, serverId: number, file = 'bin.000001
     socket.on('data', onChunk);
     socket.on('error', (e) => finish(e));
     socket.on('close', () => finish(done ? null : new Error('raw reader: connection closed before EOF')));
+    // A server that stops sending mid-dump fails the run instead of hanging it.
+    socket.setTimeout(STALL_MS, () => finish(new Error(`raw reader: nothing received for ${STALL_MS / 1000} s after ${counter.packets} packets (${counter.bytes} bytes)`)));
     socket.write(frame(encodeComBinlogDump({ position: 4, flags: BINLOG_DUMP_NON_BLOCK, serverId, fileName: file }), 0));
     const rest = framer.rest();
     if (rest.length > 0) onChunk(rest);

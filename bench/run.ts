@@ -4,6 +4,7 @@
  *
  *   node dist/bench/run.js [--txns N] [--runs N] [--fanout N] [--live-seconds N] [--live-rate N]
  *                          [--only 1,2a,2b,3,4,5,6,storage] [--smoke] [--cpu-prof DIR] [--config FILE]
+ *                          [--node-flags "FLAGS"] [--daemon-log FILE]
  *
  *   1  ingest:   the proxy pulls the whole binlog (default 200k single-row transactions, ~90 MB) into durable
  *                storage  vs  `mariadb-binlog --read-from-remote-server --raw --to-last-log` to files.
@@ -22,6 +23,9 @@
  * latency scenario writes on that same primary after the history, with readers starting at its end.
  * Durations are the median of --runs runs (default 3), alternating proxy and reference. Prints a table and
  * writes bench-results.json (cwd). `--smoke` is a short run (20k transactions, 1 run, 5 readers, 5 s).
+ * `--node-flags` adds node/V8 flags to the daemon's own (src/node-flags.ts), after them, so a flag given twice
+ * takes this value (an A/B of `--initial-old-space-size=64`, or `--trace-gc`); `--daemon-log` appends what the
+ * daemons print (their logs, `--trace-gc` lines) to FILE.
  */
 import { spawn } from 'node:child_process';
 import { mkdtemp, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
@@ -36,7 +40,7 @@ import {
 } from '../test/helpers/mariadb.js';
 import { getFreePort } from '../test/helpers/ports.js';
 import { cpuMsOfPid, memOfPid, startBenchDaemon, type BenchDaemon } from './daemon.js';
-import { follow, readAll, readFirst, type Endpoint } from './raw-reader.js';
+import { follow, readAll, readFirst, type Endpoint, type ReadResult } from './raw-reader.js';
 
 // ---- arguments -------------------------------------------------------------------------------------------
 
@@ -60,12 +64,19 @@ const LIVE_RATE = argNumber('--live-rate', 1000);
 const ONLY = argValue('--only')?.split(',') ?? null;
 const CPU_PROF = argValue('--cpu-prof');
 const CONFIG = argValue('--config');
+const NODE_FLAGS = argValue('--node-flags')?.split(' ').filter((f) => f !== '') ?? [];
+const DAEMON_LOG = argValue('--daemon-log');
 const want = (s: string): boolean => ONLY === null || ONLY.includes(s);
 
 const REPL_USER = 'repl';
 const REPL_PASSWORD = 'bench-repl-pw';
 const MB = 1e6;
 const round = (v: number, d = 2): number => Math.round(v * 10 ** d) / 10 ** d;
+/** Concurrent readers of the same history must all have got the same stream (each reader checks its framing). */
+function sameStreams(res: ReadResult[], side: string): void {
+  const kinds = new Set(res.map((r) => `${r.packets} packets, ${r.bytes} bytes`));
+  if (kinds.size !== 1) throw new Error(`fan-out from the ${side}: the readers did not all get the same stream: ${[...kinds].join(' / ')}`);
+}
 const median = (xs: number[]): number => {
   const s = [...xs].sort((a, b) => a - b);
   const m = s.length >> 1;
@@ -276,7 +287,8 @@ async function main(): Promise<void> {
     const dataDir = await mkdtemp(path.join(scratch, 'proxy-'));
     const adminPort = await getFreePort();
     const daemonArgs = CONFIG !== undefined ? ['--config', path.resolve(CONFIG)] : [];
-    const nodeArgs = CPU_PROF !== undefined ? ['--cpu-prof', `--cpu-prof-dir=${path.resolve(CPU_PROF)}`] : [];
+    const logFile = DAEMON_LOG !== undefined ? path.resolve(DAEMON_LOG) : undefined;
+    const nodeArgs = [...NODE_FLAGS, ...(CPU_PROF !== undefined ? ['--cpu-prof', `--cpu-prof-dir=${path.resolve(CPU_PROF)}`] : [])];
 
     // 1. ingest ------------------------------------------------------------------------------------------
     // Alternating reference and proxy, --runs times each; the proxy ingests into a fresh store every time and the
@@ -284,7 +296,7 @@ async function main(): Promise<void> {
     const refPulls: number[] = [];
     const ingests: Array<{ ms: number; cpuMs: number }> = [];
     const ingestOnce = async (dir: string): Promise<BenchDaemon> => {
-      const d = await startBenchDaemon({ dataDir: dir, adminPort, args: daemonArgs, nodeArgs });
+      const d = await startBenchDaemon({ dataDir: dir, adminPort, args: daemonArgs, nodeArgs, logFile });
       const t1 = performance.now();
       const cpu0 = cpuMsOfPid(d.child.pid!);
       await startSyncer(d, primary!);
@@ -440,6 +452,7 @@ async function main(): Promise<void> {
         const res = await Promise.all(Array.from({ length: FANOUT }, (_, i) => readAll(ep, 8000 + i)));
         const ms = performance.now() - t0;
         const peak = sampler?.stop() ?? null;
+        sameStreams(res, ep === proxyEp ? 'proxy' : 'primary');
         const bytes = res.reduce((s, x) => s + x.bytes, 0);
         return { mbps: bytes / MB / (ms / 1000), ms, peak };
       };
@@ -573,7 +586,7 @@ async function main(): Promise<void> {
       if (code !== 0) log(`  note: the daemon exited with ${code} on SIGTERM`);
       daemon = null;
       const t0 = performance.now();
-      daemon = await startBenchDaemon({ dataDir, adminPort, args: daemonArgs, nodeArgs, noWait: true });
+      daemon = await startBenchDaemon({ dataDir, adminPort, args: daemonArgs, nodeArgs, logFile, noWait: true });
       // Serving = a dump on the replica port returns its first event.
       let first: number | null = null;
       const deadline = t0 + 30_000;
@@ -605,6 +618,7 @@ async function main(): Promise<void> {
         const res = await Promise.all(Array.from({ length: FANOUT }, (_, i) => readAll(proxyEp, 8100 + i)));
         const ms = performance.now() - t4;
         const peak = sampler.stop();
+        sameStreams(res, 'restarted proxy');
         const mbps = res.reduce((a, x) => a + x.bytes, 0) / MB / (ms / 1000);
         log(`6+4 fan-out x${FANOUT} after the restart: ${round(mbps, 1)} MB/s, peak RSS ${round(peak.rssMB, 1)} MB (anon ${round(peak.anonMB, 1)})`);
         addRow({

@@ -61,6 +61,24 @@ describe('DumpCounter', () => {
     }
   });
 
+  it('reports a stream out of step (a sequence id skipped, a packet that is no event) instead of counting on', () => {
+    const skipped = Buffer.concat([packet(EVENT, 1), packet(EVENT, 3), packet(EOF, 4)]);
+    const r1 = new DumpCounter().push(skipped);
+    expect(r1).toBeInstanceOf(Error);
+    expect((r1 as Error).message).toBe('raw reader: packet 2 has sequence id 3, expected 2 (the stream is out of step)');
+    const noEvent = Buffer.concat([packet(EVENT, 1), packet(Buffer.from([0x07, 1, 2, 3]), 2), packet(EOF, 3)]);
+    expect((new DumpCounter().push(noEvent) as Error).message).toBe('raw reader: packet 2 starts with 0x7, not an event, EOF or ERR (the stream is out of step)');
+  });
+
+  it('takes the first byte of a packet that continues a 0xFFFFFF-byte payload as data', () => {
+    const big = Buffer.alloc(0xffffff, 0x5a);
+    big[0] = 0x00;
+    const stream = Buffer.concat([packet(big, 1), packet(Buffer.from([0x07, 1, 2]), 2), packet(EVENT, 3), packet(EOF, 4)]);
+    const counter = new DumpCounter();
+    expect(counter.push(stream)).toBe('eof');
+    expect(counter.packets).toBe(4);
+  });
+
   it('stops after stopAfter packets', () => {
     const counter = new DumpCounter(3);
     expect(counter.push(dump(EOF))).toBe('eof');
