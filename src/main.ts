@@ -1,15 +1,19 @@
-#!/usr/bin/env -S node --initial-old-space-size=32 --max-semi-space-size=8 --expose-gc
+#!/usr/bin/env -S node --initial-old-space-size=64 --max-semi-space-size=8 --expose-gc
 /**
  * The composition root and the only place that reads argv, the environment and the process: it resolves the
  * config, creates the root logger, and runs the daemon or the import command.
  *
  * V8 flags (in the line above, in package.json's `start` and in bench/daemon.ts; V8 reads them when the process
  * starts, NODE_OPTIONS may not carry them):
- * - --initial-old-space-size=32. A replica catching up makes LevelDB hand over ~1 GB of fresh value buffers per
+ * - --initial-old-space-size=64. A replica catching up makes LevelDB hand over ~1 GB of fresh value buffers per
  *   GB served; V8 counts their backing stores against the old generation's limit, which after a restart (or
  *   after an ingest, whose garbage is small now) sits just above a ~20 MB heap: a full collection every ~40 ms,
- *   ~25% of a serving pass. With a 32 MB starting limit: the bench's raw-reader pass over 92 MB costs 160-170 ms
- *   of CPU instead of 280-350 ms (MariaDB's dump: 145-150 ms).
+ *   ~25% of a serving pass. With a 32 MB starting limit the bench's raw-reader pass over 92 MB cost 160-170 ms
+ *   of CPU instead of 280-350 ms, but only in some daemon lifetimes: after a full collection at a quiet moment
+ *   (little external memory then) the ~16 MB left under 32 MB filled within each pass again, 4-5 collections
+ *   per pass. With 64: one or two full collections in a whole ingest plus five passes (--trace-gc), ~260 ms of
+ *   CPU per pass against ~370 with 32 in alternating runs on one machine, the ingest ~8% less CPU, the fan-out
+ *   peak RSS unchanged within its spread (bench --node-flags, README).
  * - --max-semi-space-size=8. The young generation grew to 2 x 16 MB while serving, ~27 MB of RSS holding ~1 MB
  *   of live objects; with 8 MB semi-spaces fifty replicas catching up peak ~25 MB lower, at the same speed. Not
  *   smaller: the ingest allocates ~600 MB of short-lived objects per 92 MB of binlog, and with 4 MB semi-spaces

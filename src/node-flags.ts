@@ -4,4 +4,4 @@
  * (the benchmark, the test harness) passes these. Why each one: src/main.ts. test/unit/bench/node-flags.test.ts
  * keeps the three places equal.
  */
-export const DAEMON_NODE_FLAGS: readonly string[] = ['--initial-old-space-size=32', '--max-semi-space-size=8', '--expose-gc'];
+export const DAEMON_NODE_FLAGS: readonly string[] = ['--initial-old-space-size=64', '--max-semi-space-size=8', '--expose-gc'];
