@@ -188,6 +188,7 @@ export async function startDaemon(config: Config, log: Logger, opts: DaemonOptio
     groupCommitDelayMs: config.storage.groupCommitDelayMs,
     serveBeforeSync: config.storage.serveBeforeSync,
     leveldb: { compression: config.storage.compression },
+    readCacheBytes: config.storage.readCacheBytes,
     ...(opts.gc !== undefined ? { onReadCacheEvict: new GcScheduler(opts.gc, GC_EVERY_RELEASED_BYTES).released } : {}),
     onGroupWrite: (seconds) => metrics.storageGroupWriteSeconds.observe(seconds),
   });

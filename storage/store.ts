@@ -379,6 +379,11 @@ export class BinlogStore {
     await this.db.put(checkpointKey(this.lastSeq), encodeCheckpoint(this.snapshot()), { sync: true });
   }
 
+  /** The shared read cache's size (StoreOptions.readCacheBytes; 0: none). */
+  get readCacheBytes(): number {
+    return this.opts.readCacheBytes;
+  }
+
   get durableSeq(): number {
     return this.durable.seq;
   }

@@ -68,7 +68,7 @@ export interface Config {
     maxInstances: number;
   };
   retention: { maxAgeMs: number | null; maxSizeBytes: number | null; checkIntervalMs: number };
-  storage: { durability: 'group' | 'fsync'; groupCommitDelayMs: number; serveBeforeSync: boolean; compression: boolean };
+  storage: { durability: 'group' | 'fsync'; groupCommitDelayMs: number; serveBeforeSync: boolean; compression: boolean; readCacheBytes: number };
   cluster: {
     name: string;
     etcd: string[];
@@ -230,6 +230,7 @@ export function resolveConfig(input: ResolveInput): CliRequest {
       groupCommitDelayMs: parseDuration(f.storage?.groupCommitDelay ?? '0ms', 'storage.groupCommitDelay'),
       serveBeforeSync: f.storage?.serveBeforeSync ?? false,
       compression: f.storage?.compression ?? false,
+      readCacheBytes: parseSize(String(f.storage?.readCache ?? '16MiB'), 'storage.readCache'),
     },
     cluster: f.cluster
       ? {
@@ -273,7 +274,7 @@ interface FileShape {
   syncer?: SyncerArgs;
   discovery?: { user?: string; password?: string; connectTimeout?: string; queryTimeout?: string; maxDepth?: number; maxInstances?: number };
   retention?: { maxAge?: string | null; maxSize?: string | null; checkInterval?: string };
-  storage?: { durability?: 'group' | 'fsync'; groupCommitDelay?: string; serveBeforeSync?: boolean; compression?: boolean };
+  storage?: { durability?: 'group' | 'fsync'; groupCommitDelay?: string; serveBeforeSync?: boolean; compression?: boolean; readCache?: string | number };
   cluster?: {
     name: string;
     etcd: string[];

@@ -157,6 +157,7 @@ export const configFileSchema = {
         groupCommitDelay: { type: 'string', pattern: DURATION_PATTERN },
         serveBeforeSync: { type: 'boolean' },
         compression: { type: 'boolean' },
+        readCache: { type: ['string', 'integer'], pattern: SIZE_PATTERN, minimum: 0 },
       },
     },
     cluster: {

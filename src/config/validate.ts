@@ -103,6 +103,6 @@ function hint(field: string): string {
   if (/addr|listen/.test(field)) return ' (expected host:port, IPv6 as [::1]:3306)';
   if (/uuid/.test(field)) return ' (expected a UUID like 3e11fa47-71ca-11e1-9e33-c80aa9429562)';
   if (/maxAge|Timeout|Interval|Delay|ttl/i.test(field)) return ' (expected a duration like 500ms, 30s, 7d)';
-  if (/maxSize/.test(field)) return ' (expected a size like 512MiB or 50GiB)';
+  if (/maxSize|readCache/.test(field)) return ' (expected a size like 512MiB or 50GiB)';
   return '';
 }

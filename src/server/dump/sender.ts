@@ -125,7 +125,8 @@ const NEED_ACK = { needAck: true } as const;
  * Framed packets of a packed run, shared by the dumps that send the same segment (see sendPacked). Keyed by
  * the segment value, which the shared read cache hands to every reader at that point of the log; an entry
  * dies with the segment. `framed` is null until a second dump sends the same run (one reader alone never pays
- * for the copy); the packets themselves are in FRAMES, and framed again if they were overwritten there.
+ * for the copy); the packets themselves are in the store's frame ring, and framed again if they were
+ * overwritten there.
  */
 interface SharedFrames {
   /** The run: offset of its first record, number of records, ANNOTATE_ROWS dropped or not. */
@@ -140,16 +141,26 @@ interface SharedFrames {
 }
 const SHARED_FRAMES = new WeakMap<Buffer, SharedFrames>();
 /**
- * Where shared framed packets are kept: 20 MiB, a little more than the framing of the store's shared read
- * cache (16 MiB of segments by default). A buffer per framed run was ~100 MB of garbage per pass of fifty
- * replicas over the bench's 92 MB history, freed only at V8's full collections: it set the peak RSS.
- */
-export const FRAMES = new FrameRing(20 << 20);
-/**
  * Shared framing is for runs of at most this many bytes whose packets are all small enough for the output's
  * coalescing path (DIRECT_BYTES: no packet of 0xFFFFFF bytes or more to split).
  */
 const SHARED_FRAME_MAX_BYTES = 128 << 10;
+const RINGS = new WeakMap<DumpStore, FrameRing>();
+/**
+ * Where the shared framed packets of a store's dumps are kept: a ring of 1.25 times the store's shared read
+ * cache (20 MiB for the default 16 MiB), a little more than the framing of the segments the cache holds, so
+ * that frames live about as long as their segments. A buffer per framed run was ~100 MB of garbage per pass of
+ * fifty replicas over the bench's 92 MB history, freed only at V8's full collections: it set the peak RSS.
+ * The ring's memory is taken at its first use.
+ */
+export function frameRingOf(store: DumpStore): FrameRing {
+  let ring = RINGS.get(store);
+  if (ring === undefined) {
+    ring = new FrameRing(Math.max(2 * SHARED_FRAME_MAX_BYTES, store.readCacheBytes + (store.readCacheBytes >> 2)));
+    RINGS.set(store, ring);
+  }
+  return ring;
+}
 
 /** Why the batch loop stopped early. */
 const CONTINUE = 0;
@@ -167,6 +178,7 @@ export class BinlogSender {
   private readonly capability: number;
   private readonly skipReplication: boolean;
   private readonly semiSync: boolean;
+  private readonly frames: FrameRing;
 
   /** Checksum alg in force for artificial events (see the module comment). */
   private alg: number;
@@ -223,6 +235,7 @@ export class BinlogSender {
   ) {
     const { vars, request, output } = ctx;
     this.out = output;
+    this.frames = frameRingOf(store);
     this.flavor = vars.flavor;
     this.serverId = ctx.identity.serverId;
     this.periodMs = heartbeatPeriodMs(vars.heartbeatPeriodNs);
@@ -374,7 +387,7 @@ export class BinlogSender {
       if (shared === undefined || shared.first !== recs[0] || shared.count !== to || shared.drop !== drop) {
         SHARED_FRAMES.set(value, { first: recs[0]!, count: to, drop, framed: null, events: 0, bytes: 0, lastEvent: 0 });
         shared = undefined;
-      } else if (shared.framed !== null && FRAMES.holds(shared.framed)) {
+      } else if (shared.framed !== null && this.frames.holds(shared.framed)) {
         this.flushSkipHeartbeat();
         if (!out.sendFramed(shared.framed.bytes, shared.events, shared.bytes)) this.blocked = true;
         this.afterPacked(run, to, shared.events, shared.bytes, shared.lastEvent);
@@ -440,7 +453,7 @@ export class BinlogSender {
     let ok = true;
     const room = nr > 0 ? ranges[nr - 1]! - ranges[0]! + events * 5 : 0; // framed without semi-sync: 5-byte heads
     if (shared !== undefined && i === to && nr > 0 && 1 + maxEvent < DIRECT_BYTES && room <= SHARED_FRAME_MAX_BYTES) {
-      const framed = FRAMES.write(room, (buf, start) => framePackets(buf, start, value, ranges, nr >> 1, events, 5, 0));
+      const framed = this.frames.write(room, (buf, start) => framePackets(buf, start, value, ranges, nr >> 1, events, 5, 0));
       Object.assign(shared, { framed, events, bytes, lastEvent });
       ok = out.sendFramed!(framed.bytes, events, bytes);
     } else if (out.sendEventRanges !== undefined) {

@@ -16,6 +16,8 @@ export interface DumpStore {
   getState(): StoreState;
   /** The last durable unit (what readers can see); cheap, unlike getState(). */
   readonly durableSeq: number;
+  /** Bytes of segments the store keeps for readers at nearby positions (StoreOptions.readCacheBytes). */
+  readonly readCacheBytes: number;
   /** Stored files with at least one durable unit, oldest first. */
   listFiles(): FileInfo[];
   /**

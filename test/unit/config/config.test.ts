@@ -36,6 +36,14 @@ describe('resolveConfig', () => {
     expect(config.server).toBeNull();
     expect(config.storage.durability).toBe('group');
     expect(config.storage.compression).toBe(false);
+    expect(config.storage.readCacheBytes).toBe(16 << 20);
+  });
+
+  it('storage.readCache sizes the shared read cache; 0 turns it off; a bad size names the key', () => {
+    const at = (text: string): number => resolve([], { BINLOG_PROXY_CONFIG: '/c.yaml' }, { '/c.yaml': `storage: { readCache: ${text} }\n` }).config.storage.readCacheBytes;
+    expect(at('64MiB')).toBe(64 << 20);
+    expect(at('0')).toBe(0);
+    expect(() => at('lots')).toThrow(/storage\.readCache/);
   });
 
   it('storage.compression turns LevelDB snappy compression on; a wrong type names the key', () => {

@@ -12,7 +12,7 @@ import {
 } from '../../../protocol/binlog/index.js';
 import type { AppendUnit, BinlogStore } from '../../../storage/index.js';
 import { runDump } from '../../../src/server/dump/index.js';
-import { FRAMES } from '../../../src/server/dump/sender.js';
+import { frameRingOf } from '../../../src/server/dump/sender.js';
 import { makeTempDir, removeTempDir } from '../../helpers/tmp.js';
 import { CaptureOutput, ctxOf, fileDump, fixture, sameBytes, storeOf, unitsOf, vars } from './_helpers.js';
 
@@ -213,11 +213,31 @@ describe('flow control', () => {
       for (const out of outs.slice(0, 3)) expect(out.packets).toEqual(outs[3]!.packets);
       // The framed packets live in a ring that later frames overwrite: once they are gone, the dumps frame the
       // segments again instead of sending what is there now.
-      for (let i = 0; i < 4; i++) FRAMES.write(FRAMES.size >> 2, (buf, start) => buf.fill(0xee, start, start + (FRAMES.size >> 2)) && start + (FRAMES.size >> 2));
+      const ring = frameRingOf(store);
+      for (let i = 0; i < 4; i++) ring.write(ring.size >> 2, (buf, start) => buf.fill(0xee, start, start + (ring.size >> 2)) && start + (ring.size >> 2));
       const again = [new CaptureOutput(), new CaptureOutput(), new CaptureOutput()];
       await Promise.all(again.map((out) => runDump(ctxOf(vars('mariadb'), fileDump('bin.000001', 4, flags), out), store)));
       expect(again[0]!.framedCalls + again[1]!.framedCalls + again[2]!.framedCalls).toBeGreaterThan(0);
       for (const out of again) expect(out.packets).toEqual(outs[3]!.packets);
+    });
+
+    it(`frames under a later write's scratch space are framed again, not sent (flags ${flags})`, async () => {
+      const store = await open(MARIA);
+      const reference = new CaptureOutput({ batch: false });
+      await runDump(ctxOf(vars('mariadb'), fileDump('bin.000001', 4, flags), reference), store);
+      const first = [new CaptureOutput(), new CaptureOutput(), new CaptureOutput()];
+      await Promise.all(first.map((out) => runDump(ctxOf(vars('mariadb'), fileDump('bin.000001', 4, flags), out), store)));
+      expect(first[0]!.framedCalls + first[1]!.framedCalls + first[2]!.framedCalls).toBeGreaterThan(0);
+      // The next lap starts with a write that uses the whole ring as scratch and keeps nothing (framePackets
+      // keeps less than its room when it leaves ANNOTATE_ROWS out): every frame of the first lap is garbage now.
+      const ring = frameRingOf(store);
+      ring.write(ring.size, (buf, start) => {
+        buf.fill(0xee, start, start + ring.size);
+        return start;
+      });
+      const again = [new CaptureOutput(), new CaptureOutput(), new CaptureOutput()];
+      await Promise.all(again.map((out) => runDump(ctxOf(vars('mariadb'), fileDump('bin.000001', 4, flags), out), store)));
+      for (const out of again) expect(out.packets).toEqual(reference.packets);
     });
   }
 });
