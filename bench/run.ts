@@ -41,6 +41,7 @@ import {
 import { getFreePort } from '../test/helpers/ports.js';
 import { cpuMsOfPid, memOfPid, startBenchDaemon, type BenchDaemon } from './daemon.js';
 import { follow, readAll, readFirst, type Endpoint, type ReadResult } from './raw-reader.js';
+import { generate, REPL_PASSWORD, REPL_USER, startSyncer, waitSynced, waitUntil } from './workload.js';
 
 // ---- arguments -------------------------------------------------------------------------------------------
 
@@ -68,8 +69,6 @@ const NODE_FLAGS = argValue('--node-flags')?.split(' ').filter((f) => f !== '') 
 const DAEMON_LOG = argValue('--daemon-log');
 const want = (s: string): boolean => ONLY === null || ONLY.includes(s);
 
-const REPL_USER = 'repl';
-const REPL_PASSWORD = 'bench-repl-pw';
 const MB = 1e6;
 const round = (v: number, d = 2): number => Math.round(v * 10 ** d) / 10 ** d;
 /** Concurrent readers of the same history must all have got the same stream (each reader checks its framing). */
@@ -116,32 +115,6 @@ function addRow(r: Omit<Row, 'ratio' | 'met'> & { ratio?: number | null; check: 
 
 // ---- the workload ----------------------------------------------------------------------------------------
 
-/** 200k single-row autocommit transactions from a procedure on 4 connections (~460 bytes of binlog each). */
-async function generate(primary: MariaDBInstance, txns: number): Promise<void> {
-  await primary.query('CREATE DATABASE bench');
-  await primary.query('CREATE TABLE bench.t (id INT PRIMARY KEY AUTO_INCREMENT, k INT NOT NULL, v VARCHAR(255) NOT NULL) ENGINE=InnoDB');
-  await primary.query(`CREATE PROCEDURE bench.gen(n INT, seed INT)
-    BEGIN
-      DECLARE i INT DEFAULT 0;
-      WHILE i < n DO
-        INSERT INTO bench.t (k, v) VALUES (seed + i, REPEAT(CHAR(97 + (i MOD 26)), 130));
-        SET i = i + 1;
-      END WHILE;
-    END`);
-  const conns = 4;
-  const per = Math.ceil(txns / conns);
-  await Promise.all(
-    Array.from({ length: conns }, async (_, c) => {
-      const conn = await primary.connect();
-      try {
-        await conn.query('CALL bench.gen(?, ?)', [Math.min(per, txns - c * per), c * per]);
-      } finally {
-        await conn.end();
-      }
-    }),
-  );
-}
-
 // ---- process helpers -------------------------------------------------------------------------------------
 
 async function runCmd(cmd: string, args: string[]): Promise<number> {
@@ -186,42 +159,6 @@ async function mariadbBinlogPull(port: number, scratch: string, tag: string): Pr
   const bytes = await dirBytes(out);
   await rm(out, { recursive: true, force: true });
   return { ms, bytes };
-}
-
-async function waitUntil(check: () => Promise<boolean>, timeoutMs: number, what: string, everyMs = 10): Promise<void> {
-  const deadline = performance.now() + timeoutMs;
-  while (!(await check())) {
-    if (performance.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(everyMs);
-  }
-}
-
-interface SyncerStatusBody {
-  data: { executed_gtid_set: string; status: string; last_error: unknown; last_file_position: number | null };
-}
-
-async function startSyncer(d: BenchDaemon, primary: MariaDBInstance): Promise<void> {
-  const r = await d.api('PUT', '/binlog/syncer/start', {
-    mysql_addr: `127.0.0.1:${primary.port}`,
-    mysql_user: REPL_USER,
-    mysql_password: REPL_PASSWORD,
-    syncer_id: 9001,
-    start: 'earliest',
-  });
-  if (r.status !== 200) throw new Error(`syncer start failed: ${JSON.stringify(r.body)}`);
-}
-
-async function waitSynced(d: BenchDaemon, target: string, timeoutMs = 300_000): Promise<void> {
-  await waitUntil(
-    async () => {
-      const s = await d.api<SyncerStatusBody>('GET', '/binlog/syncer/status');
-      if (s.body.data.status === 'error') throw new Error(`syncer error: ${JSON.stringify(s.body.data.last_error)}`);
-      return s.body.data.executed_gtid_set === target;
-    },
-    timeoutMs,
-    `the proxy to store ${target}`,
-    5,
-  );
 }
 
 /** The daemon's histogram of synced group writes (binlog_proxy_storage_group_write_seconds): count per `le` bucket. */

@@ -14,7 +14,7 @@ import { getFreePort } from '../helpers/ports.js';
 import { makeTempDir } from '../helpers/tmp.js';
 import { startDaemon, type DaemonProcess } from '../helpers/daemon.js';
 import { waitProxyCaughtUp } from '../helpers/binlog-client.js';
-import { rawDump } from '../helpers/raw-dump.js';
+import { annotations, checkedDump, referenceDump, type Reference } from '../helpers/raw-dump.js';
 import { prng } from '../helpers/prng.js';
 
 const H = '127.0.0.1';
@@ -24,19 +24,14 @@ const TXNS = 40_000;
 
 const TYPE = 4;
 const LOG_POS = 13;
-const FLAGS = 17;
-const ARTIFICIAL = 0x20;
-const FORMAT_DESCRIPTION = 15;
-const ANNOTATE_ROWS = 160;
 const GTID = 162;
 
 describe('fan-out through the daemon', () => {
   let primary: MariaDBInstance;
   let daemon: DaemonProcess;
   let port: number;
-  /** The primary's events (ANNOTATE_ROWS included), in order, and their index by end position. */
-  const ref: Buffer[] = [];
-  const byEnd = new Map<number, number>();
+  /** The primary's own dump, ANNOTATE_ROWS included. */
+  let ref: Reference;
 
   beforeAll(async () => {
     primary = await startMariaDB({ extraArgs: ['--innodb-flush-log-at-trx-commit=0', '--sync-binlog=0'] });
@@ -79,23 +74,7 @@ describe('fan-out through the daemon', () => {
     );
     daemon = await startDaemon({ dataDir: path.join(dir, 'data'), args: ['--config', configFile] });
     await waitProxyCaughtUp(daemon, primary, 60_000);
-    await rawDump({
-      port: primary.port,
-      user: 'repl',
-      password: PW,
-      serverId: 6499,
-      file: 'bin.000001',
-      pos: 4,
-      flags: 2,
-      onEvent: (e) => {
-        const end = e.readUInt32LE(LOG_POS);
-        if (end !== 0 && (e.readUInt16LE(FLAGS) & ARTIFICIAL) === 0 && e[TYPE] !== FORMAT_DESCRIPTION) {
-          byEnd.set(end, ref.length);
-          ref.push(e);
-        }
-        return null;
-      },
-    });
+    ref = await referenceDump({ port: primary.port, user: 'repl', password: PW, serverId: 6499, file: 'bin.000001', pos: 4 });
   }, 120_000);
 
   afterAll(async () => {
@@ -103,53 +82,24 @@ describe('fan-out through the daemon', () => {
     await primary?.destroy();
   });
 
-  /** A dump from the proxy whose every event must be the primary's next one (ANNOTATE_ROWS only if asked for). */
-  function checkedDump(i: number, o: { pos: number; annotate: boolean; stopAfter?: number }): Promise<{ events: number; checked: number }> {
-    let next = -1;
-    let checked = 0;
-    const who = `reader ${i} (from ${o.pos}, ANNOTATE_ROWS ${o.annotate ? 'asked' : 'not asked'})`;
-    return rawDump({
-      port,
-      user: 'repl',
-      password: PW,
-      serverId: 7000 + i,
-      file: 'bin.000001',
-      pos: o.pos,
-      flags: o.annotate ? 2 : 0,
-      ...(o.stopAfter !== undefined ? { stopAfter: o.stopAfter } : {}),
-      onEvent: (e) => {
-        const end = e.readUInt32LE(LOG_POS);
-        // The dump's own start: a fake ROTATE, the file's FORMAT_DESCRIPTION, artificial events.
-        if (end === 0 || (e.readUInt16LE(FLAGS) & ARTIFICIAL) !== 0 || e[TYPE] === FORMAT_DESCRIPTION) return null;
-        const at = byEnd.get(end);
-        if (at === undefined) return new Error(`${who}: an event ending at ${end}, which the primary never wrote`);
-        let want = next === -1 ? at : next;
-        if (!o.annotate) while (ref[want]?.[TYPE] === ANNOTATE_ROWS) want++;
-        if (at !== want) return new Error(`${who}: event #${at} where #${want} was due`);
-        if (!e.equals(ref[at]!)) return new Error(`${who}: event #${at} (type ${e[TYPE]}, ending at ${end}) differs from the primary's`);
-        next = at + 1;
-        checked++;
-        return null;
-      },
-    }).then((events) => ({ events, checked }));
-  }
+  const dumpFromProxy = (i: number, o: { pos: number; annotate: boolean; stopAfter?: number }): Promise<{ events: number; checked: number }> =>
+    checkedDump(ref, { port, user: 'repl', password: PW, serverId: 7000 + i, file: 'bin.000001', ...o });
 
   it('replicas that start together all get the primary\'s events, byte for byte', async () => {
-    expect(ref.length).toBeGreaterThan(4 * TXNS);
-    const res = await Promise.all(Array.from({ length: READERS }, (_, i) => checkedDump(i, { pos: 4, annotate: false })));
-    const annotations = ref.filter((e) => e[TYPE] === ANNOTATE_ROWS).length;
-    for (const r of res) expect(r.checked).toBe(ref.length - annotations);
+    expect(ref.events.length).toBeGreaterThan(4 * TXNS);
+    const res = await Promise.all(Array.from({ length: READERS }, (_, i) => dumpFromProxy(i, { pos: 4, annotate: false })));
+    for (const r of res) expect(r.checked).toBe(ref.events.length - annotations(ref));
   }, 180_000);
 
   it('replicas from mixed positions, with and without ANNOTATE_ROWS, some leaving early, get the primary\'s events', async () => {
     const rnd = prng(20261207);
-    const starts = ref.filter((e) => e[TYPE] === GTID).map((e) => e.readUInt32LE(LOG_POS) - e.length);
+    const starts = ref.events.filter((e) => e[TYPE] === GTID).map((e) => e.readUInt32LE(LOG_POS) - e.length);
     const plans = Array.from({ length: READERS }, (_, i) => ({
       pos: i % 3 === 0 ? starts[Math.floor(rnd() * starts.length)]! : 4,
       annotate: i % 2 === 0,
       ...(i % 5 === 4 ? { stopAfter: 1000 + Math.floor(rnd() * 50_000) } : {}),
     }));
-    const res = await Promise.all(plans.map((p, i) => checkedDump(100 + i, p)));
+    const res = await Promise.all(plans.map((p, i) => dumpFromProxy(100 + i, p)));
     for (const [i, r] of res.entries()) {
       const p = plans[i]!;
       if (p.stopAfter !== undefined) expect(r.events).toBe(p.stopAfter);

@@ -94,3 +94,72 @@ export function rawDump(o: RawDumpOptions): Promise<number> {
     });
   });
 }
+
+const TYPE = 4;
+const LOG_POS = 13;
+const FLAGS = 17;
+const ARTIFICIAL = 0x20;
+const FORMAT_DESCRIPTION = 15;
+const ANNOTATE_ROWS = 160;
+/** BINLOG_SEND_ANNOTATE_ROWS_EVENT (MariaDB). */
+export const SEND_ANNOTATE_ROWS = 2;
+
+/** The events of a dump that are the binlog's own, in order, and their index by end position. */
+export interface Reference {
+  events: Buffer[];
+  byEnd: Map<number, number>;
+}
+
+/** Not the dump's own start (a fake ROTATE, the file's FORMAT_DESCRIPTION) nor an artificial event. */
+function isLogEvent(e: Buffer): boolean {
+  return e.readUInt32LE(LOG_POS) !== 0 && (e.readUInt16LE(FLAGS) & ARTIFICIAL) === 0 && e[TYPE] !== FORMAT_DESCRIPTION;
+}
+
+/** Everything from `o.file`:`o.pos`, ANNOTATE_ROWS included: what other dumps are compared with. */
+export async function referenceDump(o: Omit<RawDumpOptions, 'onEvent' | 'flags' | 'stopAfter'>): Promise<Reference> {
+  const ref: Reference = { events: [], byEnd: new Map() };
+  await rawDump({
+    ...o,
+    flags: SEND_ANNOTATE_ROWS,
+    onEvent: (e) => {
+      if (isLogEvent(e)) {
+        ref.byEnd.set(e.readUInt32LE(LOG_POS), ref.events.length);
+        ref.events.push(e);
+      }
+      return null;
+    },
+  });
+  return ref;
+}
+
+/**
+ * A dump whose every event must be the reference's next one (ANNOTATE_ROWS only when asked for), byte for byte;
+ * rejects at the first that is not. `checked`: the events compared.
+ */
+export function checkedDump(ref: Reference, o: Omit<RawDumpOptions, 'onEvent' | 'flags'> & { annotate: boolean }): Promise<{ events: number; checked: number }> {
+  let next = -1;
+  let checked = 0;
+  const who = `dump of server id ${o.serverId} (from ${o.pos}, ANNOTATE_ROWS ${o.annotate ? 'asked' : 'not asked'})`;
+  return rawDump({
+    ...o,
+    flags: o.annotate ? SEND_ANNOTATE_ROWS : 0,
+    onEvent: (e) => {
+      if (!isLogEvent(e)) return null;
+      const end = e.readUInt32LE(LOG_POS);
+      const at = ref.byEnd.get(end);
+      if (at === undefined) return new Error(`${who}: an event ending at ${end}, which the reference does not have`);
+      let want = next === -1 ? at : next;
+      if (!o.annotate) while (ref.events[want]?.[TYPE] === ANNOTATE_ROWS) want++;
+      if (at !== want) return new Error(`${who}: event #${at} where #${want} was due`);
+      if (!e.equals(ref.events[at]!)) return new Error(`${who}: event #${at} (type ${e[TYPE]}, ending at ${end}) differs from the reference`);
+      next = at + 1;
+      checked++;
+      return null;
+    },
+  }).then((events) => ({ events, checked }));
+}
+
+/** How many events of the reference are ANNOTATE_ROWS (a dump that did not ask for them gets the others). */
+export function annotations(ref: Reference): number {
+  return ref.events.filter((e) => e[TYPE] === ANNOTATE_ROWS).length;
+}

@@ -1,0 +1,71 @@
+/**
+ * The benchmark's workload and the daemon's syncer, shared by bench/run.ts and bench/stress.ts: the history the
+ * primary writes, the replication user the readers log in with, and the wait for the proxy to have stored it.
+ */
+import type { MariaDBInstance } from '../test/helpers/mariadb.js';
+import type { BenchDaemon } from './daemon.js';
+
+export const REPL_USER = 'repl';
+export const REPL_PASSWORD = 'bench-repl-pw';
+
+/** 200k single-row autocommit transactions from a procedure on 4 connections (~460 bytes of binlog each). */
+export async function generate(primary: MariaDBInstance, txns: number): Promise<void> {
+  await primary.query('CREATE DATABASE bench');
+  await primary.query('CREATE TABLE bench.t (id INT PRIMARY KEY AUTO_INCREMENT, k INT NOT NULL, v VARCHAR(255) NOT NULL) ENGINE=InnoDB');
+  await primary.query(`CREATE PROCEDURE bench.gen(n INT, seed INT)
+    BEGIN
+      DECLARE i INT DEFAULT 0;
+      WHILE i < n DO
+        INSERT INTO bench.t (k, v) VALUES (seed + i, REPEAT(CHAR(97 + (i MOD 26)), 130));
+        SET i = i + 1;
+      END WHILE;
+    END`);
+  const conns = 4;
+  const per = Math.ceil(txns / conns);
+  await Promise.all(
+    Array.from({ length: conns }, async (_, c) => {
+      const conn = await primary.connect();
+      try {
+        await conn.query('CALL bench.gen(?, ?)', [Math.min(per, txns - c * per), c * per]);
+      } finally {
+        await conn.end();
+      }
+    }),
+  );
+}
+
+export async function waitUntil(check: () => Promise<boolean>, timeoutMs: number, what: string, everyMs = 10): Promise<void> {
+  const deadline = performance.now() + timeoutMs;
+  while (!(await check())) {
+    if (performance.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+}
+
+interface SyncerStatusBody {
+  data: { executed_gtid_set: string; status: string; last_error: unknown; last_file_position: number | null };
+}
+
+export async function startSyncer(d: BenchDaemon, primary: MariaDBInstance): Promise<void> {
+  const r = await d.api('PUT', '/binlog/syncer/start', {
+    mysql_addr: `127.0.0.1:${primary.port}`,
+    mysql_user: REPL_USER,
+    mysql_password: REPL_PASSWORD,
+    syncer_id: 9001,
+    start: 'earliest',
+  });
+  if (r.status !== 200) throw new Error(`syncer start failed: ${JSON.stringify(r.body)}`);
+}
+
+export async function waitSynced(d: BenchDaemon, target: string, timeoutMs = 300_000): Promise<void> {
+  await waitUntil(
+    async () => {
+      const s = await d.api<SyncerStatusBody>('GET', '/binlog/syncer/status');
+      if (s.body.data.status === 'error') throw new Error(`syncer error: ${JSON.stringify(s.body.data.last_error)}`);
+      return s.body.data.executed_gtid_set === target;
+    },
+    timeoutMs,
+    `the proxy to store ${target}`,
+    5,
+  );
+}
