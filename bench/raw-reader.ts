@@ -11,129 +11,18 @@
  * packet's payload is [0x00 OK marker][event]; [0xFE]+5 bytes is the EOF at the end of a non-blocking dump;
  * [0xFF] is an ERR.
  */
-import net from 'node:net';
-import { decodeHandshakeV10, encodeHandshakeResponse41, UPSTREAM_CLIENT_CAPABILITIES } from '../protocol/handshake.js';
-import { scrambleNativePassword } from '../protocol/auth.js';
-import { encodeComBinlogDump, encodeComQuery } from '../protocol/commands.js';
-import { BINLOG_DUMP_NON_BLOCK, CLIENT_CONNECT_ATTRS, MYSQL_NATIVE_PASSWORD, UTF8MB4_GENERAL_CI } from '../protocol/constants.js';
+import { encodeComBinlogDump } from '../protocol/commands.js';
+import { BINLOG_DUMP_NON_BLOCK } from '../protocol/constants.js';
 import { MARIADB_GTID_EVENT } from '../protocol/binlog/constants.js';
+import { framePacket } from '../protocol/packet.js';
+import { errText, login, type Endpoint } from '../test/helpers/raw-dump.js';
 
-export interface Endpoint {
-  host: string;
-  port: number;
-  user: string;
-  password: string;
-}
+export type { Endpoint } from '../test/helpers/raw-dump.js';
 
 export interface ReadResult {
   packets: number;
   bytes: number;
   ms: number;
-}
-
-/** Frames packets out of socket chunks during the login phase (small and rare: simple code is fine). */
-class LoginFramer {
-  private buf: Buffer = Buffer.alloc(0);
-  private waiters: Array<(p: Buffer) => void> = [];
-  private queue: Buffer[] = [];
-
-  push(chunk: Buffer): void {
-    this.buf = this.buf.length === 0 ? chunk : Buffer.concat([this.buf, chunk]);
-    while (this.buf.length >= 4) {
-      const len = this.buf.readUIntLE(0, 3);
-      if (this.buf.length < 4 + len) break;
-      const p = this.buf.subarray(4, 4 + len);
-      this.buf = this.buf.subarray(4 + len);
-      const w = this.waiters.shift();
-      if (w !== undefined) w(p);
-      else this.queue.push(p);
-    }
-  }
-
-  /** Bytes received after the last whole packet (handed to the dump counter). */
-  rest(): Buffer {
-    return this.buf;
-  }
-
-  next(): Promise<Buffer> {
-    const p = this.queue.shift();
-    if (p !== undefined) return Promise.resolve(p);
-    return new Promise((resolve) => this.waiters.push(resolve));
-  }
-}
-
-function frame(payload: Buffer, seq: number): Buffer {
-  const h = Buffer.allocUnsafe(4);
-  h.writeUIntLE(payload.length, 0, 3);
-  h[3] = seq;
-  return Buffer.concat([h, payload]);
-}
-
-function errText(p: Buffer): string {
-  // The counter sees the part of an ERR packet in the current chunk only.
-  if (p.length < 3) return 'ERR packet';
-  return `ERR ${p.readUInt16LE(1)}: ${p.subarray(9).toString('utf8')}`;
-}
-
-/** Connects and logs in; returns the socket (paused, no listeners) and any bytes already read. */
-async function login(ep: Endpoint): Promise<{ socket: net.Socket; framer: LoginFramer; detach: () => void }> {
-  const socket = net.connect({ host: ep.host, port: ep.port, noDelay: true });
-  const framer = new LoginFramer();
-  let failed: Error | null = null;
-  const onData = (c: Buffer): void => framer.push(c);
-  const onError = (e: Error): void => {
-    failed = e;
-  };
-  socket.on('data', onData);
-  socket.on('error', onError);
-  const next = async (): Promise<Buffer> => {
-    const p = await Promise.race([
-      framer.next(),
-      new Promise<never>((_, reject) => socket.once('close', () => reject(failed ?? new Error(`connection to ${ep.host}:${ep.port} closed`)))),
-    ]);
-    if (p[0] === 0xff) throw new Error(`${ep.host}:${ep.port}: ${errText(p)}`);
-    return p;
-  };
-  try {
-    const greeting = decodeHandshakeV10(await next());
-    const caps = UPSTREAM_CLIENT_CAPABILITIES & ~CLIENT_CONNECT_ATTRS & greeting.capabilities;
-    const response = encodeHandshakeResponse41({
-      capabilities: caps,
-      maxPacketSize: 1 << 30,
-      charset: UTF8MB4_GENERAL_CI,
-      user: ep.user,
-      authResponse: scrambleNativePassword(ep.password, greeting.nonce),
-      authPluginName: MYSQL_NATIVE_PASSWORD,
-    });
-    socket.write(frame(response, 1));
-    let reply = await next();
-    if (reply[0] === 0xfe) {
-      // AuthSwitchRequest: [0xFE] plugin<NUL> nonce<NUL>
-      const nul = reply.indexOf(0, 1);
-      const plugin = reply.subarray(1, nul).toString();
-      if (plugin !== MYSQL_NATIVE_PASSWORD) throw new Error(`raw reader: unsupported auth plugin ${plugin}`);
-      const nonce = reply.subarray(nul + 1, reply.length - (reply.at(-1) === 0 ? 1 : 0));
-      socket.write(frame(scrambleNativePassword(ep.password, nonce), 3));
-      reply = await next();
-    }
-    if (reply[0] !== 0x00) throw new Error(`raw reader: unexpected auth reply 0x${reply[0]?.toString(16)}`);
-    for (const sql of ["SET @master_binlog_checksum = 'CRC32'", 'SET @mariadb_slave_capability = 4']) {
-      socket.write(frame(encodeComQuery(sql), 0));
-      const ok = await next();
-      if (ok[0] !== 0x00) throw new Error(`raw reader: ${sql} failed`);
-    }
-  } catch (err) {
-    socket.destroy();
-    throw err;
-  }
-  return {
-    socket,
-    framer,
-    detach: () => {
-      socket.off('data', onData);
-      socket.off('error', onError);
-    },
-  };
 }
 
 /**
@@ -233,7 +122,7 @@ export async function readAll(ep: Endpoint, serverId: number, file = 'bin.000001
     socket.on('close', () => finish(done ? null : new Error('raw reader: connection closed before EOF')));
     // A server that stops sending mid-dump fails the run instead of hanging it.
     socket.setTimeout(STALL_MS, () => finish(new Error(`raw reader: nothing received for ${STALL_MS / 1000} s after ${counter.packets} packets (${counter.bytes} bytes)`)));
-    socket.write(frame(encodeComBinlogDump({ position: 4, flags: BINLOG_DUMP_NON_BLOCK, serverId, fileName: file }), 0));
+    socket.write(framePacket(encodeComBinlogDump({ position: 4, flags: BINLOG_DUMP_NON_BLOCK, serverId, fileName: file }), 0));
     const rest = framer.rest();
     if (rest.length > 0) onChunk(rest);
   });
@@ -286,7 +175,7 @@ export async function follow(
   socket.on('error', (e) => {
     state.error = e;
   });
-  socket.write(frame(encodeComBinlogDump({ position: pos, flags: 0, serverId, fileName: file }), 0));
+  socket.write(framePacket(encodeComBinlogDump({ position: pos, flags: 0, serverId, fileName: file }), 0));
   const rest = framer.rest();
   if (rest.length > 0) onChunk(rest);
   return {

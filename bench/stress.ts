@@ -18,6 +18,8 @@ import { startMariaDB, type MariaDBInstance } from '../test/helpers/mariadb.js';
 import { getFreePort } from '../test/helpers/ports.js';
 import { prng } from '../test/helpers/prng.js';
 import { checkedDump, referenceDump } from '../test/helpers/raw-dump.js';
+import { MARIADB_GTID_EVENT } from '../protocol/binlog/constants.js';
+import { EVENT_TYPE_OFFSET, LOG_POS_OFFSET } from '../protocol/binlog/header.js';
 import { startBenchDaemon, type BenchDaemon } from './daemon.js';
 import { generate, REPL_PASSWORD, REPL_USER, startSyncer, waitSynced } from './workload.js';
 
@@ -36,7 +38,6 @@ const TXNS = argCount('--txns', 200_000);
 const READERS = argCount('--readers', 50);
 const ROUNDS = argCount('--rounds', 6);
 const CONFIG = argValue('--config');
-const GTID_EVENT = 162;
 const log = (msg: string): void => console.log(`[${new Date().toISOString().slice(11, 19)}] ${msg}`);
 
 async function main(): Promise<number> {
@@ -62,7 +63,7 @@ async function main(): Promise<number> {
     const ref = await referenceDump({ ...login, port: primary.port, serverId: 5000, pos: 4 });
     const bytes = ref.events.reduce((n, e) => n + e.length, 0);
     log(`reference (the primary's own dump): ${ref.events.length} events, ${(bytes / 1e6).toFixed(1)} MB; ${READERS} readers x ${ROUNDS} rounds`);
-    const starts = ref.events.filter((e) => e[4] === GTID_EVENT).map((e) => e.readUInt32LE(13) - e.length);
+    const starts = ref.events.filter((e) => e[EVENT_TYPE_OFFSET] === MARIADB_GTID_EVENT).map((e) => e.readUInt32LE(LOG_POS_OFFSET) - e.length);
     const rnd = prng(20261208);
     let failed = 0;
     for (let round = 0; round < ROUNDS; round++) {

@@ -16,15 +16,14 @@ import { startDaemon, type DaemonProcess } from '../helpers/daemon.js';
 import { waitProxyCaughtUp } from '../helpers/binlog-client.js';
 import { annotations, checkedDump, referenceDump, type Reference } from '../helpers/raw-dump.js';
 import { prng } from '../helpers/prng.js';
+import { MARIADB_GTID_EVENT } from '../../protocol/binlog/constants.js';
+import { EVENT_TYPE_OFFSET, LOG_POS_OFFSET } from '../../protocol/binlog/header.js';
 
 const H = '127.0.0.1';
 const PW = 'repl-pw-fanout-e2e';
 const READERS = 24;
 const TXNS = 40_000;
 
-const TYPE = 4;
-const LOG_POS = 13;
-const GTID = 162;
 
 describe('fan-out through the daemon', () => {
   let primary: MariaDBInstance;
@@ -93,7 +92,7 @@ describe('fan-out through the daemon', () => {
 
   it('replicas from mixed positions, with and without ANNOTATE_ROWS, some leaving early, get the primary\'s events', async () => {
     const rnd = prng(20261207);
-    const starts = ref.events.filter((e) => e[TYPE] === GTID).map((e) => e.readUInt32LE(LOG_POS) - e.length);
+    const starts = ref.events.filter((e) => e[EVENT_TYPE_OFFSET] === MARIADB_GTID_EVENT).map((e) => e.readUInt32LE(LOG_POS_OFFSET) - e.length);
     const plans = Array.from({ length: READERS }, (_, i) => ({
       pos: i % 3 === 0 ? starts[Math.floor(rnd() * starts.length)]! : 4,
       annotate: i % 2 === 0,
