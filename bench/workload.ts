@@ -3,6 +3,7 @@
  * primary writes, the replication user the readers log in with, and the wait for the proxy to have stored it.
  */
 import type { MariaDBInstance } from '../test/helpers/mariadb.js';
+import { writeRows } from '../test/helpers/workload.js';
 import type { BenchDaemon } from './daemon.js';
 
 export const REPL_USER = 'repl';
@@ -10,28 +11,7 @@ export const REPL_PASSWORD = 'bench-repl-pw';
 
 /** 200k single-row autocommit transactions from a procedure on 4 connections (~460 bytes of binlog each). */
 export async function generate(primary: MariaDBInstance, txns: number): Promise<void> {
-  await primary.query('CREATE DATABASE bench');
-  await primary.query('CREATE TABLE bench.t (id INT PRIMARY KEY AUTO_INCREMENT, k INT NOT NULL, v VARCHAR(255) NOT NULL) ENGINE=InnoDB');
-  await primary.query(`CREATE PROCEDURE bench.gen(n INT, seed INT)
-    BEGIN
-      DECLARE i INT DEFAULT 0;
-      WHILE i < n DO
-        INSERT INTO bench.t (k, v) VALUES (seed + i, REPEAT(CHAR(97 + (i MOD 26)), 130));
-        SET i = i + 1;
-      END WHILE;
-    END`);
-  const conns = 4;
-  const per = Math.ceil(txns / conns);
-  await Promise.all(
-    Array.from({ length: conns }, async (_, c) => {
-      const conn = await primary.connect();
-      try {
-        await conn.query('CALL bench.gen(?, ?)', [Math.min(per, txns - c * per), c * per]);
-      } finally {
-        await conn.end();
-      }
-    }),
-  );
+  await writeRows(primary, { db: 'bench', txns, conns: 4, column: 'VARCHAR(255)', value: 'REPEAT(CHAR(97 + (i MOD 26)), 130)' });
 }
 
 export async function waitUntil(check: () => Promise<boolean>, timeoutMs: number, what: string, everyMs = 10): Promise<void> {

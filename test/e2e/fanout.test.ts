@@ -16,6 +16,7 @@ import { startDaemon, type DaemonProcess } from '../helpers/daemon.js';
 import { waitProxyCaughtUp } from '../helpers/binlog-client.js';
 import { annotations, checkedDump, referenceDump, type Reference } from '../helpers/raw-dump.js';
 import { prng } from '../helpers/prng.js';
+import { writeRows } from '../helpers/workload.js';
 import { MARIADB_GTID_EVENT } from '../../protocol/binlog/constants.js';
 import { EVENT_TYPE_OFFSET, LOG_POS_OFFSET } from '../../protocol/binlog/header.js';
 
@@ -35,23 +36,8 @@ describe('fan-out through the daemon', () => {
   beforeAll(async () => {
     primary = await startMariaDB({ extraArgs: ['--innodb-flush-log-at-trx-commit=0', '--sync-binlog=0'] });
     await primary.createReplicationUser('repl', PW);
-    await primary.query('CREATE DATABASE app');
-    await primary.query('CREATE TABLE app.t (id INT PRIMARY KEY AUTO_INCREMENT, k INT NOT NULL, v VARCHAR(400) NOT NULL) ENGINE=InnoDB');
-    await primary.query(`CREATE PROCEDURE app.gen(n INT, seed INT)
-      BEGIN
-        DECLARE i INT DEFAULT 0;
-        WHILE i < n DO
-          INSERT INTO app.t (k, v) VALUES (seed + i, REPEAT(CHAR(97 + (i MOD 26)), 100 + (i MOD 13) * 23));
-          SET i = i + 1;
-        END WHILE;
-      END`);
-    await Promise.all(
-      [0, 1].map(async (c) => {
-        const conn = await primary.connect();
-        await conn.query('CALL app.gen(?, ?)', [TXNS / 2, c * TXNS]);
-        await conn.end();
-      }),
-    );
+    // Rows of 100-376 bytes: events of many sizes, segments that end at different points.
+    await writeRows(primary, { db: 'app', txns: TXNS, conns: 2, column: 'VARCHAR(400)', value: 'REPEAT(CHAR(97 + (i MOD 26)), 100 + (i MOD 13) * 23)' });
     const dir = await makeTempDir('binlog-proxy-fanout-');
     port = await getFreePort();
     const configFile = path.join(dir, 'config.yaml');
