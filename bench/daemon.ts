@@ -4,7 +4,7 @@
  * vitest, but finds dist/ relative to its source location, which does not hold once it is compiled.)
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { appendFileSync, readdirSync, readFileSync } from 'node:fs';
+import { createWriteStream, readdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { procStatusBytes } from '../src/memory.js';
 import { DAEMON_NODE_FLAGS } from '../src/node-flags.js';
@@ -75,13 +75,15 @@ export async function startBenchDaemon(o: DaemonOptions): Promise<BenchDaemon> {
     [...DAEMON_NODE_FLAGS, ...(o.nodeArgs ?? []), MAIN, '--data-dir', o.dataDir, '--admin-listen', `127.0.0.1:${o.adminPort}`, '--log-level', 'warn', ...(o.args ?? [])],
     { stdio: ['ignore', 'pipe', 'pipe'], cwd: o.dataDir },
   );
+  const logFile = o.logFile !== undefined ? createWriteStream(o.logFile, { flags: 'a' }) : null;
   const onOutput = (d: string): void => {
     logs.push(d);
-    if (o.logFile !== undefined) appendFileSync(o.logFile, d);
+    logFile?.write(d);
   };
   child.stdout!.setEncoding('utf8').on('data', onOutput);
   child.stderr!.setEncoding('utf8').on('data', onOutput);
   const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+  child.once('close', () => logFile?.end()); // after the last output: stdio is closed by then
   const killOnExit = (): void => {
     child.kill('SIGKILL');
   };
