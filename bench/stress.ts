@@ -8,8 +8,8 @@
  *   node dist/bench/stress.js [--txns N] [--readers N] [--rounds N] [--config FILE]
  *
  * Not part of `npm test` (about four minutes at the defaults: 200k transactions, 92 MB, 50 readers, 6 rounds).
- * At these defaults it catches the stale shared frames fixed in f88638f: 2 dumps of 300 failed with the old
- * FrameRing (6 in an earlier run of the same check), none in ~216M events compared with the fix.
+ * At these defaults it catches the stale shared frames fixed in f88638f: 2 and 3 dumps of 300 failed in two
+ * runs with the old FrameRing, none in ~216M events compared with the fix.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';

@@ -170,7 +170,7 @@ export async function rawDump(o: RawDumpOptions): Promise<number> {
         if (p === undefined) return;
         if (p[0] === 0xfe && p.length < 9) return finish(null);
         if (p[0] === 0xff) return finish(new Error(errText(p)));
-        if (p[0] !== 0x00) return finish(new Error(`packet starting with 0x${p[0]?.toString(16)} after ${events} events`));
+        if (p[0] !== 0x00) return finish(new Error(`${p.length === 0 ? 'an empty packet' : `a packet starting with 0x${p[0]!.toString(16)}`} after ${events} events`));
         events++;
         const err = o.onEvent(Buffer.from(p.subarray(1)));
         if (err !== null) return finish(err);
