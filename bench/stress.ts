@@ -5,7 +5,11 @@
  * random transaction, ANNOTATE_ROWS asked or not, one in five leaving early); odd rounds start them all together
  * without ANNOTATE_ROWS, as the bench's fan-out does. Exits 1 if any dump got anything else.
  *
- *   node dist/bench/stress.js [--txns N] [--readers N] [--rounds N] [--config FILE]
+ * The history is written in bulk before the syncer starts (big segments), then `--live-txns` more single-row
+ * transactions on one connection while it follows: small segments, one per group commit, which readers merge
+ * (storage/reader.ts, mergeSmallSegments).
+ *
+ *   node dist/bench/stress.js [--txns N] [--live-txns N] [--readers N] [--rounds N] [--config FILE]
  *
  * Not part of `npm test` (about four minutes at the defaults: 200k transactions, 92 MB, 50 readers, 6 rounds).
  * At these defaults it catches the stale shared frames fixed in f88638f: 2 and 3 dumps of 300 failed in two
@@ -35,6 +39,7 @@ function argCount(name: string, dflt: number): number {
   return n;
 }
 const TXNS = argCount('--txns', 200_000);
+const LIVE_TXNS = argCount('--live-txns', 30_000);
 const READERS = argCount('--readers', 50);
 const ROUNDS = argCount('--rounds', 6);
 const CONFIG = argValue('--config');
@@ -48,14 +53,15 @@ async function main(): Promise<number> {
     primary = await startMariaDB({ serverId: 1, extraArgs: ['--innodb-flush-log-at-trx-commit=0', '--sync-binlog=0', '--max-connections=300'] });
     await primary.createReplicationUser(REPL_USER, REPL_PASSWORD);
     await generate(primary, TXNS);
-    const target = await primary.gtidBinlogPos();
     daemon = await startBenchDaemon({
       dataDir: await mkdtemp(path.join(scratch, 'proxy-')),
       adminPort: await getFreePort(),
       args: CONFIG !== undefined ? ['--config', path.resolve(CONFIG)] : [],
     });
     await startSyncer(daemon, primary);
-    await waitSynced(daemon, target);
+    await waitSynced(daemon, await primary.gtidBinlogPos());
+    await primary.query('CALL bench.gen(?, ?)', [LIVE_TXNS, 20_000_000]);
+    await waitSynced(daemon, await primary.gtidBinlogPos());
     const port = await getFreePort();
     const srv = await daemon.api('PUT', '/binlog/server/start', { addr: `127.0.0.1:${port}`, user: REPL_USER, password: REPL_PASSWORD });
     if (srv.status !== 200) throw new Error(`server start failed: ${JSON.stringify(srv.body)}`);

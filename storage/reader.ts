@@ -17,7 +17,17 @@ import type { Iterator as LevelIterator } from 'classic-level';
 import { StorageError } from './errors.js';
 import { decodeLogKey, logKey, logRange, SUB_CHECKPOINT } from './keys.js';
 import type { Db } from './log-io.js';
-import { checkRecordAt, checkSegmentFormat, decodeRecordAt, decodeSegment, recordField, UuidCache, type LogRecord } from './records.js';
+import {
+  checkRecordAt,
+  checkSegmentFormat,
+  concatSegments,
+  decodeRecordAt,
+  decodeSegment,
+  recordField,
+  UuidCache,
+  wholeUnitCount,
+  type LogRecord,
+} from './records.js';
 import type { Location, PackedUnits, ReadItem, StoredUnit } from './types.js';
 
 /** A segment value as written, kept by the store's tail cache. */
@@ -90,6 +100,60 @@ export class SharedReadCache {
     this.inflight.clear();
     this.bytes = 0;
   }
+}
+
+/**
+ * History written live is small segments: each group commit seals its own, so at 1,000 transactions/s most
+ * hold one or two transactions of ~500 bytes, against 64 KiB for history written in bulk. Each one costs a
+ * reader a LevelDB entry, a shared-cache entry and, in a dump, a run framed and sent on its own: 50 replicas
+ * catching up over 30k such segments grew the daemon's heap by ~60 MB (bench/run.ts, the restarted fan-out).
+ * A reader therefore merges runs of consecutive small whole-unit segments of one LevelDB batch into one value
+ * (copying small values only) before anything else sees them. A merged value is what one segment of those
+ * units would have been, keyed by its first unit, so every path that takes segments takes it unchanged.
+ * Runs never cross a multiple of MERGE_SPAN units: readers that started at different places cut the same runs
+ * from the next multiple on, and keep finding each other's values in the shared cache.
+ */
+const SMALL_SEGMENT_BYTES = 16 << 10;
+const MERGED_SEGMENT_BYTES = 64 << 10;
+const MERGE_SPAN = 256;
+
+/** `entries` of a LevelDB batch (log keys, in order) with runs of small whole-unit segments merged. */
+export function mergeSmallSegments(entries: Array<[Buffer, Buffer]>): Array<[Buffer, Buffer]> {
+  if (entries.length < 2) return entries;
+  const out: Array<[Buffer, Buffer]> = [];
+  let run: Buffer[] = [];
+  let runEntry: [Buffer, Buffer] | null = null;
+  let first = 0;
+  let next = 0;
+  let bytes = 0;
+  const flush = (): void => {
+    if (run.length === 1) out.push(runEntry!);
+    else if (run.length > 1) out.push([logKey(first, 0), concatSegments(run, bytes)]);
+    run = [];
+  };
+  for (const entry of entries) {
+    const [key, value] = entry;
+    const k = decodeLogKey(key);
+    const units = k.sub === 0 && value.length <= SMALL_SEGMENT_BYTES ? wholeUnitCount(k.seq, 0, value) : 0;
+    if (units > 0 && run.length > 0 && k.seq === next && Math.floor(k.seq / MERGE_SPAN) === Math.floor(first / MERGE_SPAN) && bytes + value.length - 1 <= MERGED_SEGMENT_BYTES) {
+      run.push(value);
+      bytes += value.length - 1;
+      next += units;
+      continue;
+    }
+    flush();
+    if (units === 0) {
+      out.push(entry);
+      continue;
+    }
+    run.push(value);
+    runEntry = entry;
+    first = k.seq;
+    next = k.seq + units;
+    bytes = value.length;
+  }
+  flush();
+  return out;
 }
 
 /** What a reader needs from the store. */
@@ -372,7 +436,7 @@ export class StoreReader<T extends ReadItem = StoredUnit> implements AsyncIterab
    */
   private readBatch(it: LevelIterator<Db, Buffer, Buffer>): Promise<Array<[Buffer, Buffer]>> {
     const shared = this.host.readCache;
-    const p = it.nextv(1024);
+    const p = it.nextv(1024).then(mergeSmallSegments);
     // Only worth it with other readers: a lone reader's cache is garbage that lives long enough to be costly.
     if (shared === null || this.host.readerCount() < 2) return p;
     const at = this.seq;

@@ -455,6 +455,33 @@ export function decodeSegment(keySeq: number, keySub: number, value: Buffer, uui
   return out;
 }
 
+/**
+ * The number of units in a segment value that holds whole units only (every record LAST), checking each
+ * record's framing; 0 for a value holding a chunk of a larger unit.
+ */
+export function wholeUnitCount(keySeq: number, keySub: number, value: Buffer): number {
+  checkSegmentFormat(keySeq, keySub, value);
+  let n = 0;
+  for (let off = 1; off < value.length; n++) {
+    const end = checkRecordAt(keySeq, keySub, value, off, keySeq + n, n === 0 ? keySub : 0);
+    if ((value[off + 5]! & FLAG_LAST) === 0) return 0;
+    off = end;
+  }
+  return n;
+}
+
+/**
+ * One segment value holding the records of `values`, consecutive whole-unit segments (each the next units
+ * after the one before): what a single segment of those units would have been.
+ */
+export function concatSegments(values: readonly Buffer[], bytes: number): Buffer {
+  const out = Buffer.allocUnsafe(bytes);
+  out[0] = SEGMENT_FORMAT;
+  let at = 1;
+  for (const v of values) at += v.copy(out, at, 1);
+  return out;
+}
+
 // ---- checkpoint ----------------------------------------------------------------------------------------
 
 export const CHECKPOINT_FORMAT = 1;

@@ -20,7 +20,8 @@ import {
   type StoredUnit,
   type StoreOptions,
 } from '../../../storage/index.js';
-import { checkpointKey, fileKey, formatKey, logKey } from '../../../storage/keys.js';
+import { checkpointKey, decodeLogKey, fileKey, formatKey, logKey, SUB_CHECKPOINT } from '../../../storage/keys.js';
+import { mergeSmallSegments } from '../../../storage/reader.js';
 import { encodeFormat } from '../../../storage/records.js';
 import { makeTempDir, removeTempDir } from '../../helpers/tmp.js';
 import { prng } from '../../helpers/prng.js';
@@ -727,6 +728,82 @@ describe('storage conformance', () => {
       if (readCacheBytes === 64 << 10) expect(evicted).toBeGreaterThan(256 << 10);
       else expect(evicted).toBe(0);
     }
+  });
+
+  describe('small segments (history written live, one group commit at a time)', () => {
+    /** One unit per group commit, a chunked unit at 300 and a new file at 500: what a live ingest stores. */
+    async function liveHistory(store: BinlogStore, b: LogBuilder): Promise<void> {
+      await store.append(b.startFile('bin.000001'));
+      for (let i = 1; i < 700; i++) {
+        if (i === 300) await store.append(b.trx({ n: 40, avg: 600 }));
+        else if (i === 500) {
+          await store.append(b.rotate('bin.000002'));
+          await store.append(b.startFile('bin.000002'));
+        } else await store.append(b.trx({ n: 2 }));
+        await store.flush();
+      }
+    }
+    type Entries = Array<[Buffer, Buffer]>;
+    async function rawEntries(store: BinlogStore): Promise<Entries> {
+      const db = (store as unknown as { db: ClassicLevel<Buffer, Buffer> }).db;
+      const it = db.iterator({ gte: logKey(0, 0), lt: logKey(Number.MAX_SAFE_INTEGER, 0) });
+      try {
+        return (await it.all()) as Entries;
+      } finally {
+        await it.close();
+      }
+    }
+
+    it('a reader merges them into few runs and yields exactly the stored units, from any start', async () => {
+      const store = await mk({ flavor: 'mysql', chunkBytes: 4096 });
+      const b = new LogBuilder('mysql', 31);
+      await liveHistory(store, b);
+      const segments = (await rawEntries(store)).filter(([k]) => decodeLogKey(k).sub !== SUB_CHECKPOINT).length;
+      expect(segments).toBeGreaterThan(700);
+      let runs = 0;
+      for await (const batch of await store.openReader({ from: 'oldest', follow: false, packed: true })) runs += batch.filter((x) => 'packed' in x).length;
+      expect(runs).toBeGreaterThan(2);
+      expect(runs).toBeLessThan(20); // one per segment before merging: ~700
+      const units = await readAll(store); // checks the packed reader's runs against the plain reader
+      expect(units.filter((u) => u.lastChunk).map((u) => u.seq)).toEqual(b.units.map((_, i) => i + 1));
+      expect(Buffer.concat(units.map((u) => u.data)).equals(Buffer.concat(b.units.flatMap((u) => u.events)))).toBe(true);
+      for (const seq of [2, 57, 255, 256, 257, 300, 301, 502, 699]) {
+        const rest = await readAll(store, { seq });
+        expect(rest[0]!.seq).toBe(seq);
+        expect(Buffer.concat(rest.map((u) => u.data)).equals(Buffer.concat(b.units.slice(seq - 1).flatMap((u) => u.events)))).toBe(true);
+      }
+    });
+
+    it('merged runs are whole segments in order, never cross a multiple of 256 units, and are cut the same whatever the first entry', async () => {
+      const store = await mk({ flavor: 'mysql', chunkBytes: 4096 });
+      const b = new LogBuilder('mysql', 32);
+      await liveHistory(store, b);
+      const entries = await rawEntries(store);
+      const merged = mergeSmallSegments(entries);
+      expect(merged.length).toBeLessThan(entries.length / 10);
+      const keys = new Set(entries.map(([k]) => k.toString('hex')));
+      for (const [k] of merged) expect(keys.has(k.toString('hex'))).toBe(true);
+      // The same records, in the same order.
+      const records = (es: Entries): string => Buffer.concat(es.filter(([k]) => decodeLogKey(k).sub !== SUB_CHECKPOINT).map(([, v]) => v.subarray(1))).toString('hex');
+      expect(records(merged)).toBe(records(entries));
+      // A run holds units of one span of 256 (every segment here holds one unit).
+      const seqs = merged.map(([k]) => decodeLogKey(k)).filter((k) => k.sub === 0);
+      for (let i = 0; i + 1 < seqs.length; i++) {
+        expect(Math.floor((seqs[i + 1]!.seq - 1) / 256), `run at ${seqs[i]!.seq}`).toBe(Math.floor(seqs[i]!.seq / 256));
+      }
+      const cuts = (es: Entries): string[] => es.map(([k, v]) => `${k.toString('hex')}:${v.length}`);
+      for (const from of [1, 3, 100, 258, 400]) {
+        const part = mergeSmallSegments(entries.slice(from));
+        const firstSpan = Math.ceil((decodeLogKey(entries[from]![0]).seq + 1) / 256) * 256;
+        const after = (es: Entries): string[] => cuts(es.filter(([k]) => decodeLogKey(k).seq >= firstSpan));
+        expect(after(part), `from entry ${from}`).toEqual(after(merged));
+      }
+      // The chunks of unit 301 are passed on as they are, chunk 0 too although it is small.
+      const chunks = (es: Entries): Entries => es.filter(([k]) => decodeLogKey(k).seq === 301);
+      expect(chunks(entries).length).toBeGreaterThan(3);
+      expect(chunks(entries)[0]![1].length).toBeLessThan(16 << 10);
+      expect(chunks(merged)).toEqual(chunks(entries));
+    });
   });
 
   describe('durability', () => {
