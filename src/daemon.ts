@@ -33,6 +33,7 @@ import { ReplicationServer } from './server/server.js';
 import type { SyncerControl, SyncerStatus } from './syncer/types.js';
 import type { ServerControl, ServerStatus } from './server/types.js';
 import { buildAdminApp, loadAdminTls } from './admin/app.js';
+import { GtidWaiter } from './gtid-wait.js';
 import type { LogFileSummary, LogsControl, PurgeResult } from './admin/logs-routes.js';
 import { ConflictError } from './errors.js';
 import { DiscoveryService, KvInstanceStore, discoveryRoutes } from './discovery/index.js';
@@ -238,9 +239,11 @@ export async function startDaemon(config: Config, log: Logger, opts: DaemonOptio
     settings: config.discovery,
   });
 
+  const waiter = new GtidWaiter(store);
   const admin = buildAdminApp({
     syncer: cluster ? cluster.node.syncerControl() : syncerControl,
     server: serverControl,
+    wait: waiter,
     logs: new StoreLogs(store),
     debug: { canCollect: opts.gc !== undefined, memory: (collect) => memoryReport(collect ? (opts.gc ?? null) : null) },
     metrics: async () => {
@@ -317,6 +320,7 @@ export async function startDaemon(config: Config, log: Logger, opts: DaemonOptio
       closing = true;
       if (retentionTimer) clearInterval(retentionTimer);
       if (idleGcTimer) clearInterval(idleGcTimer);
+      waiter.close();
       await admin.close();
       if (cluster) {
         await discovery.close(); // its store is in etcd, which the node's departure disconnects

@@ -388,6 +388,11 @@ export class BinlogStore {
     return this.durable.seq;
   }
 
+  /** The last unit appended (getState().lastSeq without building the state). */
+  get appendedSeq(): number {
+    return this.lastSeq;
+  }
+
   /**
    * The stored files, oldest first (only files with at least one durable unit; with serveBeforeSync, one that
    * readers can see: a dump that follows the stream into a new file looks its FDE up here).

@@ -12,7 +12,7 @@ import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest, 
 import { BinlogProxyError, codeOf, httpStatusOf } from '../errors.js';
 import { ValidationError } from '../config/validate.js';
 import { syncerRoutes } from './syncer-routes.js';
-import { serverRoutes } from './server-routes.js';
+import { serverRoutes, type WaitControl } from './server-routes.js';
 import { logsRoutes } from './logs-routes.js';
 import { debugRoutes, type DebugControl } from './debug-routes.js';
 import type { SyncerControl } from '../syncer/types.js';
@@ -25,6 +25,8 @@ export { success };
 export interface AdminDeps {
   syncer: SyncerControl;
   server: ServerControl;
+  /** GET /binlog/server/wait. */
+  wait: WaitControl;
   logs: LogsControl;
   /** GET /debug/memory. */
   debug: DebugControl;
@@ -111,7 +113,7 @@ export function buildAdminApp(deps: AdminDeps): FastifyInstance {
   });
 
   void app.register(syncerRoutes, { syncer: deps.syncer });
-  void app.register(serverRoutes, { server: deps.server });
+  void app.register(serverRoutes, { server: deps.server, wait: deps.wait });
   void app.register(logsRoutes, { logs: deps.logs });
   void app.register(debugRoutes, { debug: deps.debug });
   for (const p of deps.plugins ?? []) void app.register(async (scope) => p(scope));

@@ -13,6 +13,7 @@ import { getFreePort } from '../helpers/ports.js';
 import { makeTempDir } from '../helpers/tmp.js';
 import type { LogsControl } from '../../src/admin/logs-routes.js';
 import { memoryReport, type CollectGarbage, type MemoryReport } from '../../src/memory.js';
+import { GtidWaiter } from '../../src/gtid-wait.js';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 
@@ -51,6 +52,7 @@ describe('admin API', () => {
     deps = {
       syncer,
       server,
+      wait: new GtidWaiter(store),
       logs,
       metrics: () => metrics.exposition(),
       healthy: () => true,

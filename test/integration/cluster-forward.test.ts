@@ -113,6 +113,7 @@ async function adminNode(
       stop: async () => serverStatus,
       status: () => serverStatus,
     },
+    wait: { wait: async () => ({ reached: true, gtid_set: '', executed_gtid_set: '', waited_ms: 0 }) },
     logs: {
       list: async () => [],
       purge: async () => {

@@ -22,6 +22,7 @@ function fakeApp() {
   return buildAdminApp({
     syncer,
     server,
+    wait: { wait: fail },
     logs: { list: fail, purge: fail },
     debug: { canCollect: true, memory: fail },
     metrics: fail,
@@ -91,6 +92,7 @@ describe('admin API security', () => {
     const app = buildAdminApp({
       syncer: {} as SyncerControl,
       server: {} as ServerControl,
+      wait: { wait: () => Promise.reject(new Error('not used')) },
       logs: { list: async () => [], purge: async () => ({ purged_files: [], first_file: null, purged_gtid_set: '', kept_for_replicas: false }) },
       metrics: async () => ({ contentType: 'text/plain', body: '' }),
       debug: { canCollect: false, memory: () => Promise.reject(new Error('not used')) },
