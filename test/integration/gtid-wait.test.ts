@@ -1,7 +1,7 @@
 /**
  * GET /binlog/server/wait against a real MariaDB primary: the syncer stores what the primary commits, and the
  * endpoint answers once a GTID position is durable in the store, or reports a timeout; bad input is a 400 that
- * names the field.
+ * names the field. MySQL GTID sets: a store seeded from the real MySQL 5.7 fixture files.
  */
 import path from 'node:path';
 import pino from 'pino';
@@ -16,6 +16,8 @@ import { Metrics } from '../../src/metrics.js';
 import { Syncer } from '../../src/syncer/syncer.js';
 import { startMariaDB, type MariaDBInstance } from '../helpers/mariadb.js';
 import { makeTempDir, removeTempDir } from '../helpers/tmp.js';
+import { runImport } from '../../src/import.js';
+import { ValidationError } from '../../src/config/validate.js';
 import { waitFor } from '../helpers/wait.js';
 
 /** Long enough that a unit is durable this soon only because a waiter asked for its write. */
@@ -156,5 +158,33 @@ describe('GET /binlog/server/wait', () => {
     expect((await rest).reached).toBe(true);
     waiter.close();
     expect((await b).reached).toBe(false);
+  });
+});
+
+describe('GtidWaiter on a MySQL store (the 5.7.23 fixture files imported)', () => {
+  it('compares GTID sets by containment, and refuses a MariaDB position', async () => {
+    const dataDir = await makeTempDir('bp-wait-mysql-');
+    const fix = path.resolve(import.meta.dirname, '../../../shared/fixtures/binlog/mysql-5.7.23-gtid');
+    const report = await runImport({ dataDir, files: ['mysql_bin.000011', 'mysql_bin.000012', 'mysql_bin.000013'].map((f) => path.join(fix, f)), log: pino({ level: 'silent' }) });
+    const m = /^([0-9a-f-]{36}):1-(\d+)$/.exec(report.executed_gtids);
+    expect(m, report.executed_gtids).not.toBeNull();
+    const [uuid, last] = [m![1]!, Number(m![2])];
+    const mysqlStore = await openStore(path.join(dataDir, 'binlog'));
+    const w = new GtidWaiter(mysqlStore);
+    try {
+      expect((await w.wait(report.executed_gtids, 1000)).reached).toBe(true);
+      expect((await w.wait(`${uuid}:2-${last - 1}`, 1000)).reached).toBe(true);
+      expect((await w.wait('', 1000)).reached).toBe(true);
+      const beyond = await w.wait(`${uuid}:1-${last + 1}`, 200);
+      expect(beyond.reached).toBe(false);
+      expect(beyond.executed_gtid_set).toBe(report.executed_gtids);
+      expect((await w.wait('3e11fa47-71ca-11e1-9e33-c80aa9429562:1', 100)).reached).toBe(false);
+      await expect(w.wait('0-1-5', 100)).rejects.toBeInstanceOf(ValidationError);
+      expect(w.size).toBe(0);
+    } finally {
+      w.close();
+      await mysqlStore.close();
+      await removeTempDir(dataDir);
+    }
   });
 });
