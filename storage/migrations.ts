@@ -9,13 +9,14 @@
  *
  * Version history:
  *   1  segments of units under [0x10][seq][sub], checkpoints under [0x10][seq][0xffffffff], file records.
+ *   2  metadata and sections below the log (0x05, 0x06) instead of above it (0x20, 0x21): see keys.ts.
  */
 import { StorageError } from './errors.js';
-import { formatKey } from './keys.js';
+import { formatKey, PREFIX_META, PREFIX_SECTION, V1_PREFIX_META, V1_PREFIX_SECTION } from './keys.js';
 import type { Db } from './log-io.js';
 import { encodeFormat } from './records.js';
 
-export const FORMAT_VERSION = 1;
+export const FORMAT_VERSION = 2;
 
 export interface Migration {
   from: number;
@@ -24,8 +25,30 @@ export interface Migration {
   run(db: Db): Promise<void>;
 }
 
-/** No migrations yet: version 1 is the first format. */
-export const MIGRATIONS: readonly Migration[] = [];
+/** Moves every key with prefix `from` to the same key with prefix `to`, in one synced batch (all or nothing). */
+async function movePrefix(db: Db, from: number, to: number): Promise<void> {
+  const entries = await db.iterator({ gte: Buffer.from([from]), lt: Buffer.from([from + 1]) }).all();
+  if (entries.length === 0) return;
+  const ops: Array<{ type: 'put'; key: Buffer; value: Buffer } | { type: 'del'; key: Buffer }> = [];
+  for (const [key, value] of entries) {
+    const moved = Buffer.from(key);
+    moved[0] = to;
+    ops.push({ type: 'put', key: moved, value }, { type: 'del', key });
+  }
+  await db.batch(ops, { sync: true });
+}
+
+export const MIGRATIONS: readonly Migration[] = [
+  {
+    from: 1,
+    to: 2,
+    description: 'metadata and sections move below the log (0x20 -> 0x05, 0x21 -> 0x06)',
+    async run(db) {
+      await movePrefix(db, V1_PREFIX_META, PREFIX_META);
+      await movePrefix(db, V1_PREFIX_SECTION, PREFIX_SECTION);
+    },
+  },
+];
 
 /** Runs the migrations from `version` to `target`; returns the final version. */
 export async function migrate(

@@ -1235,6 +1235,66 @@ describe('storage conformance', () => {
       expect(reopened.getState().flavor).toBe('mysql');
     });
 
+    it('metadata written during an append stream does not make LevelDB rewrite the log (no compaction at all)', async () => {
+      const sub = path.join(dir, 'moves');
+      const store = await openStore(sub, { flavor: 'mysql' });
+      await store.putMeta('daemon.identity', '{}');
+      await store.section('discovery').put('a:1', 'x');
+      const b = new LogBuilder('mysql', 43);
+      await store.append(b.startFile('bin.000001', ''));
+      for (let i = 0; i < 15_000; i++) {
+        await store.append(b.trx({ n: 2, avg: 1000 }));
+        if (i % 2000 === 1999) await store.flush();
+        if (i === 7000) await store.section('discovery').put('a:1', 'y'); // in the middle of the stream too
+      }
+      await store.flush();
+      await store.close();
+      const log = readFileSync(path.join(sub, 'LOG'), 'utf8');
+      expect((log.match(/Level-0 table #\d+: \d+ bytes OK/g) ?? []).length).toBeGreaterThan(4);
+      // With the metadata above the log (format 1) the fourth table already overlapped it: "Compacting 4@0 + 1@1
+      // files" (a rewrite of everything so far) before the store closed.
+      expect(log.match(/Compacting .*/g) ?? []).toEqual([]);
+    });
+
+    it('migrates a version 1 store: metadata and sections move below the log, with their values, once', async () => {
+      const v1 = path.join(dir, 'v1');
+      let store = await openStore(v1, { flavor: 'mysql' });
+      const b = new LogBuilder('mysql', 41);
+      await store.append(b.startFile('bin.000001'));
+      for (let i = 0; i < 20; i++) await store.append(b.trx());
+      await store.putMeta('daemon.identity', '{"server_id":7}');
+      await store.section('discovery').put('host:3306', 'instance');
+      await store.section('other').put('k', Buffer.from([0, 1, 2]));
+      await store.close();
+      // Put it back the way version 1 kept it: 0x20 / 0x21 and format 1.
+      const raw = new ClassicLevel<Buffer, Buffer>(v1, { keyEncoding: 'buffer', valueEncoding: 'buffer' });
+      await raw.open();
+      const moveBack = async (from: number, to: number): Promise<void> => {
+        for (const [k, v] of await raw.iterator({ gte: Buffer.from([from]), lt: Buffer.from([from + 1]) }).all()) {
+          const old = Buffer.from(k);
+          old[0] = to;
+          await raw.batch([{ type: 'put', key: old, value: v }, { type: 'del', key: k }]);
+        }
+      };
+      await moveBack(0x05, 0x20);
+      await moveBack(0x06, 0x21);
+      await raw.put(formatKey(), encodeFormat(1));
+      const prefixes = async (): Promise<number[]> => [...new Set((await raw.keys().all()).map((k) => k[0]!))].sort((x, y) => x - y);
+      expect(await prefixes()).toEqual([0x01, 0x03, 0x10, 0x20, 0x21]);
+      await raw.close();
+
+      store = await openStore(v1, {});
+      expect(await store.getMeta('daemon.identity')).toEqual(Buffer.from('{"server_id":7}'));
+      expect(await store.section('discovery').entries()).toEqual([['host:3306', Buffer.from('instance')]]);
+      expect(await store.section('other').get('k')).toEqual(Buffer.from([0, 1, 2]));
+      expect(await readAll(store)).toHaveLength(21);
+      await store.close();
+      await raw.open();
+      expect(await prefixes()).toEqual([0x01, 0x03, 0x05, 0x06, 0x10]);
+      expect((await raw.get(formatKey()))!.equals(encodeFormat(2))).toBe(true);
+      await raw.close();
+    });
+
     it('reports damaged data, state and indexes as ERR_STORAGE_CORRUPT', async () => {
       const build = async (sub: string): Promise<string> => {
         const s = await openStore(path.join(dir, sub), { flavor: 'mysql' });
