@@ -6,13 +6,12 @@
 // had used it as scratch): in the bench's fan-out, one or two dumps of fifty over 100 MB got a payload that
 // started mid-event. This test did not catch that one in a few runs against the old code (it needs a reader a
 // whole lap behind at the wrong moment); test/unit/dump/stream.test.ts pins it deterministically.
-import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startMariaDB, type MariaDBInstance } from '../helpers/mariadb.js';
 import { getFreePort } from '../helpers/ports.js';
 import { makeTempDir } from '../helpers/tmp.js';
-import { startDaemon, type DaemonProcess } from '../helpers/daemon.js';
+import { startDaemon, writeProxyConfig, type DaemonProcess } from '../helpers/daemon.js';
 import { waitProxyCaughtUp } from '../helpers/binlog-client.js';
 import { annotations, checkedDump, referenceDump, type Reference } from '../helpers/raw-dump.js';
 import { prng } from '../helpers/prng.js';
@@ -40,23 +39,7 @@ describe('fan-out through the daemon', () => {
     await writeRows(primary, { db: 'app', txns: TXNS, conns: 2, column: 'VARCHAR(400)', value: 'REPEAT(CHAR(97 + (i MOD 26)), 100 + (i MOD 13) * 23)' });
     const dir = await makeTempDir('binlog-proxy-fanout-');
     port = await getFreePort();
-    const configFile = path.join(dir, 'config.yaml');
-    await writeFile(
-      configFile,
-      [
-        'storage: { readCache: 1MiB }',
-        'server:',
-        `  listen: ${H}:${port}`,
-        `  users: [ { user: repl, password: ${PW} } ]`,
-        'syncer:',
-        `  mysql_addr: ${H}:${primary.port}`,
-        '  mysql_user: repl',
-        `  mysql_password: ${PW}`,
-        '  syncer_id: 6401',
-        '  start: earliest',
-        '',
-      ].join('\n'),
-    );
+    const configFile = await writeProxyConfig(dir, { storage: { readCache: '1MiB' }, listen: `${H}:${port}`, password: PW, primaryPort: primary.port, syncerId: 6401 });
     daemon = await startDaemon({ dataDir: path.join(dir, 'data'), args: ['--config', configFile] });
     await waitProxyCaughtUp(daemon, primary, 60_000);
     ref = await referenceDump({ port: primary.port, user: 'repl', password: PW, serverId: 6499, file: 'bin.000001', pos: 4 });

@@ -2,13 +2,12 @@
 // across binlog rotations and a live workload, and ends equal to the primary; a SIGKILL of the proxy in the middle
 // (the case the option trades durability for) still ends with the replica equal to the primary, because the proxy
 // fetches the lost tail again from the primary.
-import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { checksumTables, replicaStatus, startMariaDB, startReplica, waitForReplicaCatchUp, type MariaDBInstance } from '../helpers/mariadb.js';
 import { getFreePort } from '../helpers/ports.js';
 import { makeTempDir } from '../helpers/tmp.js';
-import { startDaemon, type DaemonProcess } from '../helpers/daemon.js';
+import { startDaemon, writeProxyConfig, type DaemonProcess } from '../helpers/daemon.js';
 
 const H = '127.0.0.1';
 const PW = 'repl-pw-sbs-e2e';
@@ -29,23 +28,7 @@ describe('serveBeforeSync through a real replica', () => {
     const dir = await makeTempDir('binlog-proxy-sbs-');
     dataDir = path.join(dir, 'data');
     port = await getFreePort();
-    configFile = path.join(dir, 'config.yaml');
-    await writeFile(
-      configFile,
-      [
-        'storage: { serveBeforeSync: true }',
-        'server:',
-        `  listen: ${H}:${port}`,
-        `  users: [ { user: repl, password: ${PW} } ]`,
-        'syncer:',
-        `  mysql_addr: ${H}:${primary.port}`,
-        '  mysql_user: repl',
-        `  mysql_password: ${PW}`,
-        '  syncer_id: 6301',
-        '  start: earliest',
-        '',
-      ].join('\n'),
-    );
+    configFile = await writeProxyConfig(dir, { storage: { serveBeforeSync: true }, listen: `${H}:${port}`, password: PW, primaryPort: primary.port, syncerId: 6301 });
     daemon = await startDaemon({ dataDir, args: ['--config', configFile] });
   }, 60_000);
 

@@ -2,9 +2,11 @@
 // temp data dir, driven over HTTP, stopped with SIGTERM (graceful) or SIGKILL. Always cleaned up.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, statSync, readdirSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { getFreePort } from './ports.js';
 import { makeTempDir } from './tmp.js';
+import { stringify } from 'yaml';
 import { DAEMON_NODE_FLAGS } from '../../src/node-flags.js';
 
 const ROOT = resolve(import.meta.dirname, '../..');
@@ -29,6 +31,24 @@ export function ensureBuilt(): void {
     encoding: 'utf8',
   });
   if (r.status !== 0) throw new Error(`building dist/ failed:\n${r.stdout}\n${r.stderr}`);
+}
+
+/**
+ * Writes `dir/config.yaml` for a daemon that serves replicas on `listen` (user repl) and follows the primary on
+ * 127.0.0.1:`primaryPort` (user repl) from its earliest binlog, with `storage` settings; returns the file's path.
+ */
+export async function writeProxyConfig(
+  dir: string,
+  o: { storage: Record<string, unknown>; listen: string; password: string; primaryPort: number; syncerId: number },
+): Promise<string> {
+  const file = join(dir, 'config.yaml');
+  const config = {
+    storage: o.storage,
+    server: { listen: o.listen, users: [{ user: 'repl', password: o.password }] },
+    syncer: { mysql_addr: `127.0.0.1:${o.primaryPort}`, mysql_user: 'repl', mysql_password: o.password, syncer_id: o.syncerId, start: 'earliest' },
+  };
+  await writeFile(file, stringify(config));
+  return file;
 }
 
 export interface DaemonProcess {
