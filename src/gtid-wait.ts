@@ -46,11 +46,15 @@ interface Waiter {
 
 const CHECK_EVERY_MS = 1;
 
+function parseGtids(mysql: boolean, text: string): GtidValue {
+  return mysql ? MysqlGtidSet.parse(text) : MariadbGtidPosition.parse(text);
+}
+
 /** Parses `text` as the flavour's GTID set; a 400 naming `field` when it is not one. */
 function parseTarget(flavor: StoreState['flavor'], text: string, field: string): GtidValue {
   const mysql = flavor === 'mysql' || (flavor === null && text.includes(':'));
   try {
-    return mysql ? MysqlGtidSet.parse(text) : MariadbGtidPosition.parse(text);
+    return parseGtids(mysql, text);
   } catch (err) {
     const what = mysql ? 'MySQL GTID set (uuid:1-5,...)' : 'MariaDB GTID position (domain-server-seq,...)';
     throw new ValidationError(field, `${field} is not a ${what}${flavor !== null ? ` as this ${flavor} store holds` : ''}: ${(err as Error).message}`);
@@ -141,7 +145,7 @@ export class GtidWaiter {
     const st = this.store.getState();
     let executed: GtidValue;
     try {
-      executed = st.flavor === 'mysql' ? MysqlGtidSet.parse(st.executedGtids) : MariadbGtidPosition.parse(st.executedGtids);
+      executed = parseGtids(st.flavor === 'mysql', st.executedGtids);
     } catch {
       return; // nothing stored yet in a store without a flavour
     }

@@ -63,7 +63,8 @@ function readU64(buf: Buffer, offset: number): number {
   return buf.readUInt32BE(offset) * TWO_32 + buf.readUInt32BE(offset + 4);
 }
 
-function prefixRange(prefix: number): KeyRange {
+/** Every key starting with the byte `prefix`. */
+export function prefixRange(prefix: number): KeyRange {
   return { gte: Buffer.from([prefix]), lt: Buffer.from([prefix + 1]) };
 }
 

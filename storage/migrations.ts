@@ -12,9 +12,10 @@
  *   2  metadata and sections below the log (0x05, 0x06) instead of above it (0x20, 0x21): see keys.ts.
  */
 import { StorageError } from './errors.js';
-import { formatKey, PREFIX_META, PREFIX_SECTION, V1_PREFIX_META, V1_PREFIX_SECTION } from './keys.js';
+import { formatKey, prefixRange, PREFIX_META, PREFIX_SECTION, V1_PREFIX_META, V1_PREFIX_SECTION } from './keys.js';
 import type { Db } from './log-io.js';
 import { encodeFormat } from './records.js';
+import type { BatchOp } from './write-path.js';
 
 export const FORMAT_VERSION = 2;
 
@@ -27,9 +28,9 @@ export interface Migration {
 
 /** Moves every key with prefix `from` to the same key with prefix `to`, in one synced batch (all or nothing). */
 async function movePrefix(db: Db, from: number, to: number): Promise<void> {
-  const entries = await db.iterator({ gte: Buffer.from([from]), lt: Buffer.from([from + 1]) }).all();
+  const entries = await db.iterator(prefixRange(from)).all();
   if (entries.length === 0) return;
-  const ops: Array<{ type: 'put'; key: Buffer; value: Buffer } | { type: 'del'; key: Buffer }> = [];
+  const ops: BatchOp[] = [];
   for (const [key, value] of entries) {
     const moved = Buffer.from(key);
     moved[0] = to;

@@ -121,36 +121,34 @@ const MERGE_SPAN = 256;
 export function mergeSmallSegments(entries: Array<[Buffer, Buffer]>): Array<[Buffer, Buffer]> {
   if (entries.length < 2) return entries;
   const out: Array<[Buffer, Buffer]> = [];
-  let run: Buffer[] = [];
-  let runEntry: [Buffer, Buffer] | null = null;
+  /** The open run: its entries, first unit, the unit after it, and the bytes of its merged value. */
+  let run: Array<[Buffer, Buffer]> = [];
   let first = 0;
   let next = 0;
   let bytes = 0;
   const flush = (): void => {
-    if (run.length === 1) out.push(runEntry!);
-    else if (run.length > 1) out.push([logKey(first, 0), concatSegments(run, bytes)]);
+    if (run.length === 1) out.push(run[0]!);
+    else if (run.length > 1) out.push([logKey(first, 0), concatSegments(run.map((e) => e[1]), bytes)]);
     run = [];
   };
   for (const entry of entries) {
     const [key, value] = entry;
     const k = decodeLogKey(key);
     const units = k.sub === 0 && value.length <= SMALL_SEGMENT_BYTES ? wholeUnitCount(k.seq, 0, value) : 0;
-    if (units > 0 && run.length > 0 && k.seq === next && Math.floor(k.seq / MERGE_SPAN) === Math.floor(first / MERGE_SPAN) && bytes + value.length - 1 <= MERGED_SEGMENT_BYTES) {
-      run.push(value);
-      bytes += value.length - 1;
-      next += units;
-      continue;
+    const joins = run.length > 0 && k.seq === next && Math.floor(k.seq / MERGE_SPAN) === Math.floor(first / MERGE_SPAN) && bytes + value.length - 1 <= MERGED_SEGMENT_BYTES;
+    if (units === 0 || !joins) {
+      flush();
+      if (units === 0) {
+        out.push(entry);
+        continue;
+      }
+      first = k.seq;
+      next = k.seq;
+      bytes = 1;
     }
-    flush();
-    if (units === 0) {
-      out.push(entry);
-      continue;
-    }
-    run.push(value);
-    runEntry = entry;
-    first = k.seq;
-    next = k.seq + units;
-    bytes = value.length;
+    run.push(entry);
+    bytes += value.length - 1;
+    next += units;
   }
   flush();
   return out;
