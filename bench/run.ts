@@ -39,23 +39,13 @@ import {
   type MariaDBInstance,
 } from '../test/helpers/mariadb.js';
 import { getFreePort } from '../test/helpers/ports.js';
+import { argNumber, argValue } from './args.js';
 import { cpuMsOfPid, memOfPid, startBenchDaemon, type BenchDaemon } from './daemon.js';
 import { follow, readAll, readFirst, type Endpoint, type ReadResult } from './raw-reader.js';
 import { generate, REPL_PASSWORD, REPL_USER, startSyncer, waitSynced, waitUntil } from './workload.js';
 
 // ---- arguments -------------------------------------------------------------------------------------------
 
-function argValue(name: string): string | undefined {
-  const i = process.argv.indexOf(name);
-  return i < 0 ? undefined : process.argv[i + 1];
-}
-function argNumber(name: string, dflt: number): number {
-  const v = argValue(name);
-  if (v === undefined) return dflt;
-  const n = Number(v);
-  if (!Number.isFinite(n) || n <= 0) throw new Error(`${name} needs a positive number`);
-  return n;
-}
 const SMOKE = process.argv.includes('--smoke');
 const TXNS = argNumber('--txns', SMOKE ? 20_000 : 200_000);
 const RUNS = argNumber('--runs', SMOKE ? 1 : 3);

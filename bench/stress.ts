@@ -24,24 +24,14 @@ import { prng } from '../test/helpers/prng.js';
 import { checkedDump, referenceDump } from '../test/helpers/raw-dump.js';
 import { MARIADB_GTID_EVENT } from '../protocol/binlog/constants.js';
 import { EVENT_TYPE_OFFSET, LOG_POS_OFFSET } from '../protocol/binlog/header.js';
+import { argNumber, argValue } from './args.js';
 import { startBenchDaemon, type BenchDaemon } from './daemon.js';
 import { generate, REPL_PASSWORD, REPL_USER, startSyncer, waitSynced } from './workload.js';
 
-function argValue(name: string): string | undefined {
-  const i = process.argv.indexOf(name);
-  return i < 0 ? undefined : process.argv[i + 1];
-}
-function argCount(name: string, dflt: number): number {
-  const v = argValue(name);
-  if (v === undefined) return dflt;
-  const n = Number(v);
-  if (!Number.isInteger(n) || n <= 0) throw new Error(`${name} needs a positive integer`);
-  return n;
-}
-const TXNS = argCount('--txns', 200_000);
-const LIVE_TXNS = argCount('--live-txns', 30_000);
-const READERS = argCount('--readers', 50);
-const ROUNDS = argCount('--rounds', 6);
+const TXNS = argNumber('--txns', 200_000, true);
+const LIVE_TXNS = argNumber('--live-txns', 30_000, true);
+const READERS = argNumber('--readers', 50, true);
+const ROUNDS = argNumber('--rounds', 6, true);
 const CONFIG = argValue('--config');
 const log = (msg: string): void => console.log(`[${new Date().toISOString().slice(11, 19)}] ${msg}`);
 
