@@ -11,11 +11,9 @@
  * packet's payload is [0x00 OK marker][event]; [0xFE]+5 bytes is the EOF at the end of a non-blocking dump;
  * [0xFF] is an ERR.
  */
-import { encodeComBinlogDump } from '../protocol/commands.js';
 import { BINLOG_DUMP_NON_BLOCK } from '../protocol/constants.js';
 import { MARIADB_GTID_EVENT } from '../protocol/binlog/constants.js';
-import { framePacket } from '../protocol/packet.js';
-import { errText, login, type Endpoint } from '../test/helpers/raw-dump.js';
+import { errText, login, sendDump, type Endpoint } from '../test/helpers/raw-dump.js';
 
 export type { Endpoint } from '../test/helpers/raw-dump.js';
 
@@ -101,8 +99,8 @@ const STALL_MS = 60_000;
 /** Non-blocking dump of everything from `file` (default the first) at position 4; resolves at EOF. */
 export async function readAll(ep: Endpoint, serverId: number, file = 'bin.000001', stopAfter = Infinity): Promise<ReadResult> {
   const t0 = performance.now();
-  const { socket, framer, detach } = await login(ep);
-  detach();
+  const session = await login(ep);
+  const { socket } = session;
   return new Promise<ReadResult>((resolve, reject) => {
     const counter = new DumpCounter(stopAfter);
     let done = false;
@@ -117,14 +115,11 @@ export async function readAll(ep: Endpoint, serverId: number, file = 'bin.000001
       const r = counter.push(c);
       if (r !== null) finish(r === 'eof' ? null : r);
     };
-    socket.on('data', onChunk);
     socket.on('error', (e) => finish(e));
     socket.on('close', () => finish(done ? null : new Error('raw reader: connection closed before EOF')));
     // A server that stops sending mid-dump fails the run instead of hanging it.
     socket.setTimeout(STALL_MS, () => finish(new Error(`raw reader: nothing received for ${STALL_MS / 1000} s after ${counter.packets} packets (${counter.bytes} bytes)`)));
-    socket.write(framePacket(encodeComBinlogDump({ position: 4, flags: BINLOG_DUMP_NON_BLOCK, serverId, fileName: file }), 0));
-    const rest = framer.rest();
-    if (rest.length > 0) onChunk(rest);
+    sendDump(session, { position: 4, flags: BINLOG_DUMP_NON_BLOCK, serverId, fileName: file }, onChunk);
   });
 }
 
@@ -149,8 +144,8 @@ export async function follow(
   pos: number,
   onGtid: (seqNo: bigint, arrivalMs: number) => void,
 ): Promise<Follower> {
-  const { socket, framer, detach } = await login(ep);
-  detach();
+  const session = await login(ep);
+  const { socket } = session;
   let buf: Buffer = Buffer.alloc(0);
   const state: { error: Error | null } = { error: null };
   const onChunk = (c: Buffer): void => {
@@ -171,13 +166,10 @@ export async function follow(
     }
     buf = off === buf.length ? Buffer.alloc(0) : buf.subarray(off);
   };
-  socket.on('data', onChunk);
   socket.on('error', (e) => {
     state.error = e;
   });
-  socket.write(framePacket(encodeComBinlogDump({ position: pos, flags: 0, serverId, fileName: file }), 0));
-  const rest = framer.rest();
-  if (rest.length > 0) onChunk(rest);
+  sendDump(session, { position: pos, flags: 0, serverId, fileName: file }, onChunk);
   return {
     close: () => socket.destroy(),
     get error() {

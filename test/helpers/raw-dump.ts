@@ -7,7 +7,7 @@ import net from 'node:net';
 import { scrambleNativePassword } from '../../protocol/auth.js';
 import { ANNOTATE_ROWS_EVENT, FORMAT_DESCRIPTION_EVENT, LOG_EVENT_ARTIFICIAL_F } from '../../protocol/binlog/constants.js';
 import { EVENT_TYPE_OFFSET, FLAGS_OFFSET, LOG_POS_OFFSET } from '../../protocol/binlog/header.js';
-import { encodeComBinlogDump, encodeComQuery } from '../../protocol/commands.js';
+import { encodeComBinlogDump, encodeComQuery, type ComBinlogDump } from '../../protocol/commands.js';
 import {
   BINLOG_DUMP_NON_BLOCK,
   BINLOG_SEND_ANNOTATE_ROWS_EVENT,
@@ -127,6 +127,19 @@ export async function login(ep: Endpoint): Promise<{ socket: net.Socket; framer:
   };
 }
 
+/**
+ * Sends COM_BINLOG_DUMP on a connection `login` set up and hands every byte after it to `onChunk`: first what the
+ * login read past its last packet, then the socket's data (the login's listeners come off first).
+ */
+export function sendDump(session: Awaited<ReturnType<typeof login>>, cmd: ComBinlogDump, onChunk: (chunk: Buffer) => void): void {
+  const { socket, framer, detach } = session;
+  detach();
+  socket.on('data', onChunk);
+  socket.write(framePacket(encodeComBinlogDump(cmd), 0));
+  const early = framer.rest();
+  if (early.length > 0) onChunk(early);
+}
+
 export interface RawDumpOptions {
   port: number;
   host?: string;
@@ -145,8 +158,8 @@ export interface RawDumpOptions {
 
 /** Resolves with the number of events received at the EOF (or at stopAfter); rejects on anything wrong. */
 export async function rawDump(o: RawDumpOptions): Promise<number> {
-  const { socket, framer, detach } = await login({ host: o.host ?? '127.0.0.1', port: o.port, user: o.user, password: o.password });
-  detach();
+  const session = await login({ host: o.host ?? '127.0.0.1', port: o.port, user: o.user, password: o.password });
+  const { socket } = session;
   return new Promise((resolve, reject) => {
     const reader = new PacketReader();
     let events = 0;
@@ -177,13 +190,10 @@ export async function rawDump(o: RawDumpOptions): Promise<number> {
         if (events >= (o.stopAfter ?? Infinity)) return finish(null);
       }
     };
-    socket.on('data', onChunk);
     socket.on('error', finish);
     socket.on('close', () => finish(new Error(`dump closed before its EOF, after ${events} events`)));
     reader.expectSequence(1); // the answer to a command sent with sequence id 0
-    socket.write(framePacket(encodeComBinlogDump({ position: o.pos, flags: BINLOG_DUMP_NON_BLOCK | (o.flags ?? 0), serverId: o.serverId, fileName: o.file }), 0));
-    const early = framer.rest();
-    if (early.length > 0) onChunk(early);
+    sendDump(session, { position: o.pos, flags: BINLOG_DUMP_NON_BLOCK | (o.flags ?? 0), serverId: o.serverId, fileName: o.file }, onChunk);
   });
 }
 
