@@ -46,14 +46,25 @@ export interface DaemonOptions {
  */
 export function cpuMsOfPid(pid: number): number {
   let ns = 0;
-  for (const tid of readdirSync(`/proc/${pid}/task`)) {
-    try {
-      ns += Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')[0]);
-    } catch {
-      // the thread ended between readdir and read
-    }
-  }
+  for (const tid of readdirSync(`/proc/${pid}/task`)) ns += threadCpuNs(pid, tid);
   return ns / 1e6;
+}
+
+/**
+ * CPU time of the process's main thread (the one whose id is the process id), in ms: for the daemon, the
+ * JavaScript thread, against cpuMsOfPid's total, which adds LevelDB's threads, libuv's pool and V8's helpers.
+ * A main thread busy for nearly the whole wall-clock time is the bottleneck.
+ */
+export function mainThreadCpuMs(pid: number): number {
+  return threadCpuNs(pid, String(pid)) / 1e6;
+}
+
+function threadCpuNs(pid: number, tid: string): number {
+  try {
+    return Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')[0]);
+  } catch {
+    return 0; // the thread ended between readdir and read
+  }
 }
 
 export function rssOfPid(pid: number): number {
