@@ -72,5 +72,5 @@ export function writeFailed(err: unknown): StorageError {
   if (isDiskFull(err)) {
     return new StorageError('ERR_STORAGE_FULL', 'the disk of the store is full: writes stopped until space is freed', { cause: err });
   }
-  return new StorageError('ERR_STORAGE_IO', 'a LevelDB write failed; writes stopped until the store recovers', { cause: err });
+  return new StorageError('ERR_STORAGE_IO', 'a write of the store failed (LevelDB or a segment file); writes stopped until the store recovers', { cause: err });
 }

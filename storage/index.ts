@@ -1,6 +1,8 @@
 /**
  * storage/: the proxy's memory of the primary's binlog — everything received, in order, byte for byte, and
- * fast to position into. LevelDB (classic-level) in a directory of its own inside the data dir.
+ * fast to position into. LevelDB (classic-level) in a directory of its own inside the data dir; the segments
+ * of big groups (a catch-up) in plain files of its `segments/` subdirectory, LevelDB holding pointers to them
+ * (storage/segment-files.ts).
  *
  * The interface (BinlogStore, storage/store.ts):
  *

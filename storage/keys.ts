@@ -119,6 +119,11 @@ export function isLogKey(key: Buffer): boolean {
   return key.length === LOG_KEY_LENGTH && key[0] === PREFIX_LOG;
 }
 
+/** A log key whose entry is a checkpoint (sub SUB_CHECKPOINT), without decoding it. */
+export function isCheckpointKey(key: Buffer): boolean {
+  return isLogKey(key) && key.readUInt32BE(9) === SUB_CHECKPOINT;
+}
+
 /** Throws ERR_STORAGE_CORRUPT on a key that is not a log key. */
 export function decodeLogKey(key: Buffer): LogKey {
   if (!isLogKey(key)) throw corrupt(`not a log key: ${key.toString('hex')}`);

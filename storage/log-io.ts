@@ -6,6 +6,7 @@ import type { ClassicLevel } from 'classic-level';
 import { corrupt } from './errors.js';
 import { decodeLogKey, logKey, logRange, MAX_CHUNK, SUB_CHECKPOINT } from './keys.js';
 import { decodeSegment, type LogRecord, type UuidCache } from './records.js';
+import type { SegmentFiles } from './segment-files.js';
 
 export type Db = ClassicLevel<Buffer, Buffer>;
 
@@ -30,8 +31,9 @@ async function entryAtOrBefore(db: Db, key: Buffer): Promise<[Buffer, Buffer] | 
  * written only between segments), so the greatest key <= [seq][chunk] is that segment's key; finding a
  * checkpoint there means the unit is not stored.
  */
-export async function segmentAt(db: Db, uuids: UuidCache, seq: number, chunk = 0): Promise<Segment> {
-  const entry = await entryAtOrBefore(db, logKey(seq, chunk));
+export async function segmentAt(db: Db, segs: SegmentFiles, uuids: UuidCache, seq: number, chunk = 0): Promise<Segment> {
+  const stored = await entryAtOrBefore(db, logKey(seq, chunk));
+  const entry = stored === undefined ? undefined : await segs.resolveOne(stored);
   if (entry === undefined) throw corrupt(`unit ${seq} chunk ${chunk}: no log segment at or before it`);
   const k = decodeLogKey(entry[0]);
   if (k.sub === SUB_CHECKPOINT) throw corrupt(`unit ${seq} chunk ${chunk}: missing (the nearest key before it is checkpoint ${k.seq})`);
@@ -42,8 +44,8 @@ export async function segmentAt(db: Db, uuids: UuidCache, seq: number, chunk = 0
 }
 
 /** The record of chunk `chunk` of unit `seq`. */
-export async function recordAt(db: Db, uuids: UuidCache, seq: number, chunk = 0): Promise<LogRecord> {
-  const seg = await segmentAt(db, uuids, seq, chunk);
+export async function recordAt(db: Db, segs: SegmentFiles, uuids: UuidCache, seq: number, chunk = 0): Promise<LogRecord> {
+  const seg = await segmentAt(db, segs, uuids, seq, chunk);
   return seg.records.find((r) => r.seq === seq && r.chunk === chunk)!;
 }
 
@@ -64,6 +66,7 @@ export async function lastChunkIndex(db: Db, seq: number): Promise<number> {
  */
 export async function searchUnits(
   db: Db,
+  segs: SegmentFiles,
   uuids: UuidCache,
   lo: number,
   hi: number,
@@ -72,7 +75,7 @@ export async function searchUnits(
   let end = hi + 1; // the answer is in [lo, end]
   while (lo < end) {
     const mid = lo + Math.floor((end - lo) / 2);
-    const seg = await segmentAt(db, uuids, mid, 0);
+    const seg = await segmentAt(db, segs, uuids, mid, 0);
     const recs = seg.records.filter((r) => r.chunk === 0 && r.seq >= lo && r.seq < end);
     const t = recs.find(pred);
     if (t === undefined) {

@@ -10,6 +10,9 @@
  * Version history:
  *   1  segments of units under [0x10][seq][sub], checkpoints under [0x10][seq][0xffffffff], file records.
  *   2  metadata and sections below the log (0x05, 0x06) instead of above it (0x20, 0x21): see keys.ts.
+ *   3  a segment's log value may be a pointer into the segment files (segment-files.ts) instead of the segment.
+ *      Nothing to convert: a version 2 store holds inline segments only, which version 3 reads as they are;
+ *      the new version keeps older builds, which cannot follow pointers, away.
  */
 import { StorageError } from './errors.js';
 import { formatKey, prefixRange, PREFIX_META, PREFIX_SECTION, V1_PREFIX_META, V1_PREFIX_SECTION } from './keys.js';
@@ -17,7 +20,7 @@ import type { Db } from './log-io.js';
 import { encodeFormat } from './records.js';
 import type { BatchOp } from './write-path.js';
 
-export const FORMAT_VERSION = 2;
+export const FORMAT_VERSION = 3;
 
 export interface Migration {
   from: number;
@@ -48,6 +51,12 @@ export const MIGRATIONS: readonly Migration[] = [
       await movePrefix(db, V1_PREFIX_META, PREFIX_META);
       await movePrefix(db, V1_PREFIX_SECTION, PREFIX_SECTION);
     },
+  },
+  {
+    from: 2,
+    to: 3,
+    description: 'segments of bulk groups may live in segment files (no data to convert)',
+    async run() {},
   },
 ];
 

@@ -17,6 +17,7 @@ import type { Iterator as LevelIterator } from 'classic-level';
 import { StorageError } from './errors.js';
 import { decodeLogKey, logKey, logRange, SUB_CHECKPOINT } from './keys.js';
 import type { Db } from './log-io.js';
+import { storedLength, type SegmentFiles } from './segment-files.js';
 import {
   checkRecordAt,
   checkSegmentFormat,
@@ -157,6 +158,8 @@ export function mergeSmallSegments(entries: Array<[Buffer, Buffer]>): Array<[Buf
 /** What a reader needs from the store. */
 export interface ReaderHost {
   readonly db: Db;
+  /** Where the segments of bulk groups are (their log values are pointers). */
+  readonly segs: SegmentFiles;
   /** Segments other readers read from disk recently (null: no sharing). */
   readonly readCache: SharedReadCache | null;
   /** Open readers. */
@@ -229,6 +232,13 @@ export class StoreReader<T extends ReadItem = StoredUnit> implements AsyncIterab
   private hold: number;
   private it: LevelIterator<Db, Buffer, Buffer> | null = null;
   private prefetch: Promise<Array<[Buffer, Buffer]>> | null = null;
+  /**
+   * Entries the open iterator returned that no batch took yet. LevelDB's byte limit counts a pointer value as
+   * its 21 bytes, so one LevelDB batch of pointers names up to 1024 segments; a batch takes about batchBytes of
+   * them, and the rest waits here (one LevelDB call per 1024 segments, one read per batch).
+   */
+  private pending: Array<[Buffer, Buffer]> = [];
+  private pendingAt = 0;
   /** Exclusive upper bound (in units) of the open iterator. */
   private itEnd = 0;
   /** The cursor is at the first unit of a segment on disk (its key is logKey(seq, 0)). */
@@ -321,6 +331,8 @@ export class StoreReader<T extends ReadItem = StoredUnit> implements AsyncIterab
     const it = this.it;
     this.it = null;
     this.prefetch = null;
+    this.pending = [];
+    this.pendingAt = 0;
     if (it !== null) await it.close(); // waits for a read-ahead in flight
   }
 
@@ -434,7 +446,7 @@ export class StoreReader<T extends ReadItem = StoredUnit> implements AsyncIterab
    */
   private readBatch(it: LevelIterator<Db, Buffer, Buffer>): Promise<Array<[Buffer, Buffer]>> {
     const shared = this.host.readCache;
-    const p = it.nextv(1024).then(mergeSmallSegments);
+    const p = this.nextEntries(it).then(mergeSmallSegments);
     // Only worth it with other readers: a lone reader's cache is garbage that lives long enough to be costly.
     if (shared === null || this.host.readerCount() < 2) return p;
     const at = this.seq;
@@ -447,6 +459,23 @@ export class StoreReader<T extends ReadItem = StoredUnit> implements AsyncIterab
     });
     if (this.chunk === 0) shared.reading(at, done);
     return done;
+  }
+
+  /** The iterator's next entries, about batchBytes of segments, pointers resolved. */
+  private async nextEntries(it: LevelIterator<Db, Buffer, Buffer>): Promise<Array<[Buffer, Buffer]>> {
+    if (this.pendingAt >= this.pending.length) {
+      const entries = await it.nextv(1024);
+      // Closed meanwhile (a read-ahead nobody waits for): these belong to an iterator that is gone.
+      if (this.it !== it) return [];
+      this.pending = entries;
+      this.pendingAt = 0;
+    }
+    const from = this.pendingAt;
+    let to = from;
+    let bytes = 0;
+    while (to < this.pending.length && (to === from || bytes < this.batchBytes)) bytes += storedLength(this.pending[to++]!);
+    this.pendingAt = to;
+    return this.host.segs.resolve(from === 0 && to === this.pending.length ? this.pending : this.pending.slice(from, to));
   }
 
   private unitsOf(records: LogRecord[]): StoredUnit[] {

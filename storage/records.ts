@@ -8,6 +8,9 @@
  *   0       1     segment format (SEGMENT_FORMAT = 1)
  *   1       ...   records, back to back, to the end of the value
  *
+ * or, for a segment kept in the segment files, a pointer to those bytes (segment-files.ts: [2][file u64]
+ * [offset u64][length u32]); every read resolves it before decoding.
+ *
  * Record (one unit, or one chunk of a unit too large for one value):
  *
  *   offset  size  field

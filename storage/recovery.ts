@@ -9,7 +9,7 @@
  * 3. State: the newest checkpoint, then the units after it are replayed (sequence, file and position
  *    continuity checked on the way). Checkpoints are forced at every file switch, file start GTIDs and chunked
  *    commit, so a replay stays within one file.
- * 4. An interrupted purge (data left below the first stored unit) is finished.
+ * 4. An interrupted purge (data left below the first stored unit, in LevelDB or in segment files) is finished.
  * 5. Consistency: the base checkpoint before the first unit exists; the first and last units match the file
  *    records and the state; no file record points past the last unit; every closed file has its end checkpoint.
  *    Anything else is ERR_STORAGE_CORRUPT with the details.
@@ -28,6 +28,7 @@ import {
 } from './keys.js';
 import { firstLogKey, lastChunkIndex, lastLogEntry, recordAt, type Db } from './log-io.js';
 import { FORMAT_VERSION, migrate } from './migrations.js';
+import type { SegmentFiles } from './segment-files.js';
 import {
   decodeCheckpoint,
   decodeFileRecord,
@@ -95,7 +96,7 @@ async function isEmpty(db: Db): Promise<boolean> {
   }
 }
 
-export async function recover(db: Db, flavor: Flavor | undefined, uuids: UuidCache): Promise<Recovered> {
+export async function recover(db: Db, segs: SegmentFiles, flavor: Flavor | undefined, uuids: UuidCache): Promise<Recovered> {
   const report: RecoveryReport = { created: false, migratedFrom: null, orphanChunksRemoved: 0, purgeFinished: false, unitsReplayed: 0 };
 
   // 1. format
@@ -130,6 +131,7 @@ export async function recover(db: Db, flavor: Flavor | undefined, uuids: UuidCac
     if (last === undefined) throw corrupt('the log has no checkpoint at all');
     const k = decodeLogKey(last[0]);
     if (k.sub === SUB_CHECKPOINT) break;
+    last = await segs.resolveOne(last);
     const recs = decodeSegment(k.seq, k.sub, last[1], uuids);
     if (recs[recs.length - 1]!.last) break;
     // Chunks 0..k.sub of that sequence, deleted in one synced batch (the next append reuses the sequence).
@@ -151,7 +153,7 @@ export async function recover(db: Db, flavor: Flavor | undefined, uuids: UuidCac
     await db.put(checkpointKey(state.lastSeq), encodeCheckpoint(state), { sync: true });
   }
   const executed = state.flavor === null ? null : GtidTracker.fromStored(state.flavor, state.executed, 'checkpoint executed GTIDs');
-  report.unitsReplayed = await replay(db, uuids, state, executed);
+  report.unitsReplayed = await replay(db, segs, uuids, state, executed);
   if (executed !== null) state.executed = executed.toString();
 
   // 4. finish an interrupted purge
@@ -162,13 +164,14 @@ export async function recover(db: Db, flavor: Flavor | undefined, uuids: UuidCac
     report.purgeFinished = true;
     first = await firstLogKey(db);
   }
+  if ((await segs.removeBefore(state.firstSeq)) > 0) report.purgeFinished = true;
   if (first === undefined || !first.equals(base)) {
     throw corrupt(`the checkpoint before the first stored unit ${state.firstSeq} is missing`);
   }
 
   // 5. files and consistency
   const files = await loadFiles(db);
-  await checkConsistency(db, uuids, state, files);
+  await checkConsistency(db, segs, uuids, state, files);
   return { state, executed, files, report };
 }
 
@@ -196,14 +199,14 @@ async function newestCheckpoint(db: Db): Promise<{ seq: number; value: Buffer }>
 }
 
 /** Applies the units after the checkpoint to `state`; returns how many. */
-async function replay(db: Db, uuids: UuidCache, state: CheckpointState, executed: GtidTracker | null): Promise<number> {
+async function replay(db: Db, segs: SegmentFiles, uuids: UuidCache, state: CheckpointState, executed: GtidTracker | null): Promise<number> {
   const it = db.iterator({ gte: logKey(state.lastSeq + 1, 0), lt: logRange().lt, highWaterMarkBytes: 1 << 20 });
   let units = 0;
   let nextChunk = 0;
   let nextPos = state.lastPos;
   try {
     for (;;) {
-      const entries = await it.nextv(256);
+      const entries = await segs.resolve(await it.nextv(256));
       if (entries.length === 0) break;
       for (const [key, value] of entries) {
         const k = decodeLogKey(key);
@@ -252,7 +255,7 @@ async function loadFiles(db: Db): Promise<FileEntry[]> {
   return out;
 }
 
-async function checkConsistency(db: Db, uuids: UuidCache, state: CheckpointState, files: FileEntry[]): Promise<void> {
+async function checkConsistency(db: Db, segs: SegmentFiles, uuids: UuidCache, state: CheckpointState, files: FileEntry[]): Promise<void> {
   const stored = state.lastSeq >= state.firstSeq;
   if (files.length === 0) {
     if (stored) throw corrupt(`units ${state.firstSeq}..${state.lastSeq} are stored but no file record exists`);
@@ -269,11 +272,11 @@ async function checkConsistency(db: Db, uuids: UuidCache, state: CheckpointState
   if (firstFile.firstSeq !== state.firstSeq) throw corrupt(`the first file ${firstFile.name} starts at unit ${firstFile.firstSeq}, the state at ${state.firstSeq}`);
   if (lastFile.fileNo !== state.lastFileNo) throw corrupt(`the last file record is ${lastFile.fileNo} (${lastFile.name}), the state says ${state.lastFileNo}`);
 
-  const head = await recordAt(db, uuids, state.firstSeq, 0);
+  const head = await recordAt(db, segs, uuids, state.firstSeq, 0);
   if (head.fileNo !== firstFile.fileNo || head.unitPos !== firstFile.firstPos) {
     throw corrupt(`the first unit ${state.firstSeq} is at file ${head.fileNo} pos ${head.unitPos}, its file record says ${firstFile.fileNo} pos ${firstFile.firstPos}`);
   }
-  const tail = await recordAt(db, uuids, state.lastSeq, await lastChunkIndex(db, state.lastSeq));
+  const tail = await recordAt(db, segs, uuids, state.lastSeq, await lastChunkIndex(db, state.lastSeq));
   const tailEnd = tail.pos + BigInt(tail.data.length);
   if (!tail.last || tail.fileNo !== state.lastFileNo || tailEnd !== state.lastPos) {
     throw corrupt(`the last unit ${state.lastSeq} ends at file ${tail.fileNo} pos ${tailEnd}, the state says file ${state.lastFileNo} pos ${state.lastPos}`);

@@ -8,7 +8,9 @@
  * the group's last unit, so a crash keeps a whole group or none of it. Groups are written one at a time; in
  * 'group' durability an idle group waits at most `groupCommitDelayMs` (or until it holds `groupCommitBytes`,
  * or until someone calls waitDurable/flush), and the units appended while a group is being written form the
- * next group. In 'fsync' durability each append is its own write and resolves once it is on disk.
+ * next group. In 'fsync' durability each append is its own write and resolves once it is on disk. A group of a
+ * catch-up (externalGroupBytes, 1 MiB, or more) first writes its segments to the segment files and fsyncs
+ * them; its batch then holds a 21-byte pointer in place of each segment (segment-files.ts).
  *
  * Visibility. Readers and look-ups see units only once they are durable (the batch that holds them was
  * fsync'd). Serving units that are merely written would let a replica apply a transaction that a power loss
@@ -22,10 +24,11 @@
  * waitDurable() (semi-sync ACKs) and readers catching up from disk still go by the durable tip.
  */
 import { readdir } from 'node:fs/promises';
+import path from 'node:path';
 import { ClassicLevel } from 'classic-level';
 import { badArgument, StorageError, writeFailed } from './errors.js';
 import { containsGtid, coversStart, GtidTracker, parseGtidText, toGtidValue, type GtidValue } from './gtid-state.js';
-import { checkpointKey, decodeMetaKey, fileKey, logKey, logRange, MAX_CHUNK, metaKey, metaRange } from './keys.js';
+import { checkpointKey, decodeLogKey, decodeMetaKey, fileKey, isCheckpointKey, isLogKey, logKey, logRange, MAX_CHUNK, metaKey, metaRange } from './keys.js';
 import { lastChunkIndex, recordAt, searchUnits, type Db } from './log-io.js';
 import { MetaSection } from './meta.js';
 import { SharedReadCache, StoreReader, type CachedSegment, type ReaderHost } from './reader.js';
@@ -47,6 +50,7 @@ import {
   type RecordMeta,
 } from './records.js';
 import { recover, type FileEntry, type RecoveryReport } from './recovery.js';
+import { encodePointer, EXTERNAL_GROUP_BYTES, FILE_ROLL_BYTES, SegmentFiles } from './segment-files.js';
 import { StreamedTransaction, type Prepared, type TransactionHost, type UnitHead } from './transaction.js';
 import type {
   AppendResult,
@@ -69,6 +73,8 @@ const U32_MAX = 0xffffffff;
 
 interface ResolvedOptions {
   flavor: Flavor | undefined;
+  externalGroupBytes: number;
+  segmentFileBytes: number;
   create: boolean;
   durability: 'group' | 'fsync';
   groupCommitDelayMs: number;
@@ -115,6 +121,9 @@ function resolveOptions(o: StoreOptions): ResolvedOptions {
     onReadCacheEvict: o.onReadCacheEvict,
     onGroupWrite: o.onGroupWrite,
     readBatchBytes: positiveInt(o.readBatchBytes, 1 << 20, 'readBatchBytes', 1024),
+    // Not with LevelDB's compression: it would not see the bytes of segments kept outside.
+    externalGroupBytes: o.leveldb?.compression === true ? 0 : positiveInt(o.externalGroupBytes, EXTERNAL_GROUP_BYTES, 'externalGroupBytes', 0),
+    segmentFileBytes: positiveInt(o.segmentFileBytes, FILE_ROLL_BYTES, 'segmentFileBytes', 1),
     leveldb: o.leveldb ?? {},
     serveBeforeSync: o.serveBeforeSync === true,
   };
@@ -154,6 +163,8 @@ const DEFAULT_MAX_OPEN_FILES = 74;
  * (1.05-1.14 s both ways, bench/run.ts --only 1). The price is twice as many table files as with 2 MiB.
  */
 const DEFAULT_TABLE_BYTES = 1 << 20;
+/** The segment files' directory, inside the store's directory (LevelDB leaves names it does not know alone). */
+const SEGMENTS_DIR = 'segments';
 
 function mapOpenError(err: unknown, dir: string): StorageError {
   const codes = [(err as { code?: unknown })?.code, (err as { cause?: { code?: unknown } })?.cause?.code];
@@ -202,16 +213,21 @@ export async function openStore(dir: string, options: StoreOptions = {}): Promis
   }
   const uuids = new UuidCache();
   let ok = false;
+  let segs: SegmentFiles | null = null;
   try {
-    const rec = await recover(db, opts.flavor, uuids);
-    const store = new BinlogStore(dir, db, opts, rec.state, rec.executed, rec.files, rec.report);
+    segs = await SegmentFiles.open(path.join(dir, SEGMENTS_DIR), opts.segmentFileBytes);
+    const rec = await recover(db, segs, opts.flavor, uuids);
+    const store = new BinlogStore(dir, db, segs, opts, rec.state, rec.executed, rec.files, rec.report);
     ok = true;
     return store;
   } catch (err) {
     if (err instanceof StorageError) throw err;
     throw new StorageError('ERR_STORAGE_CORRUPT', `cannot open the store in ${dir}: ${(err as Error)?.message ?? String(err)}`, { cause: err });
   } finally {
-    if (!ok) await db.close();
+    if (!ok) {
+      await segs?.close();
+      await db.close();
+    }
   }
 }
 
@@ -275,6 +291,7 @@ export class BinlogStore {
   constructor(
     readonly dir: string,
     private readonly db: Db,
+    private readonly segs: SegmentFiles,
     private readonly opts: ResolvedOptions,
     s: CheckpointState,
     executed: GtidTracker | null,
@@ -295,6 +312,7 @@ export class BinlogStore {
     this.unitsSinceCheckpoint = report.unitsReplayed;
     this.host = {
       db,
+      segs,
       readCache: opts.readCacheBytes > 0 ? new SharedReadCache(opts.readCacheBytes, opts.onReadCacheEvict) : null,
       readerCount: () => this.readers.size,
       durableSeq: () => this.durable.seq,
@@ -780,7 +798,7 @@ export class BinlogStore {
     this.group = new WriteGroup();
     const startedAt = performance.now();
     this.inFlight = this.writeLock
-      .run(() => this.db.batch(g.ops, { sync: true }))
+      .run(() => this.writeGroup(g))
       .then(
         () => {
           this.opts.onGroupWrite?.((performance.now() - startedAt) / 1000);
@@ -792,6 +810,43 @@ export class BinlogStore {
         this.inFlight = null;
         if (!this.group.empty || this.checkpointDue) this.startFlush();
       });
+  }
+
+  /**
+   * The group's one synced LevelDB batch; first, for a big group, its segments go to the segment files and
+   * their log values become pointers (segment-files.ts: LevelDB then writes 21 bytes per segment instead of
+   * the segment twice).
+   */
+  private async writeGroup(g: WriteGroup): Promise<void> {
+    const min = this.opts.externalGroupBytes;
+    if (min > 0 && g.dataBytes >= min) await this.moveSegmentsOut(g.ops);
+    await this.db.batch(g.ops, { sync: true });
+  }
+
+  /**
+   * Writes the inline segments among `ops` to the segment files and puts their pointers in their place. The
+   * segments of each binlog file start a segment file of their own (a purge removes whole binlog files).
+   */
+  private async moveSegmentsOut(ops: BatchOp[]): Promise<void> {
+    const at: number[] = [];
+    for (let i = 0; i < ops.length; i++) {
+      const op = ops[i]!;
+      if (op.type === 'put' && isLogKey(op.key) && !isCheckpointKey(op.key) && op.value[0] === SEGMENT_FORMAT) at.push(i);
+    }
+    if (at.length === 0) return;
+    const first = decodeLogKey(ops[at[0]!]!.key).seq;
+    const fileStarts = new Set<number>();
+    for (let i = this.files.length - 1; i >= 0 && this.files[i]!.rec.firstSeq >= first; i--) fileStarts.add(this.files[i]!.rec.firstSeq);
+    let from = 0;
+    while (from < at.length) {
+      const runSeq = decodeLogKey(ops[at[from]!]!.key).seq;
+      let to = from + 1;
+      while (to < at.length && !fileStarts.has(decodeLogKey(ops[at[to]!]!.key).seq)) to++;
+      const run = at.slice(from, to);
+      const pointers = await this.segs.append(runSeq, run.map((i) => (ops[i] as { value: Buffer }).value), fileStarts.has(runSeq));
+      run.forEach((i, k) => (ops[i] = { type: 'put', key: ops[i]!.key, value: encodePointer(pointers[k]!) }));
+      from = to;
+    }
   }
 
   private groupDurable(g: WriteGroup): void {
@@ -946,7 +1001,7 @@ export class BinlogStore {
     if (seq < this.firstSeq) throw new StorageError('ERR_STORAGE_PURGED', `unit ${seq} was purged (the oldest stored is ${this.firstSeq})`);
     if (seq > this.durable.seq + 1) throw new StorageError('ERR_STORAGE_POSITION', `unit ${seq} is not stored yet (the last durable is ${this.durable.seq})`);
     if (seq === this.durable.seq + 1) return this.endLocation();
-    const r = await recordAt(this.db, this.uuids, seq, 0);
+    const r = await recordAt(this.db, this.segs, this.uuids, seq, 0);
     return { seq, chunk: 0, skip: 0, file: this.byNo.get(r.fileNo)?.rec.name ?? null, pos: r.unitPos };
   }
 
@@ -962,20 +1017,20 @@ export class BinlogStore {
     }
     if (pos === v.endPos) return { seq: v.lastSeq + 1, chunk: 0, skip: 0, file, pos };
     // The unit holding pos is the one before the first unit that starts after it.
-    const after = await searchUnits(this.db, this.uuids, f.rec.firstSeq, v.lastSeq, (r) => r.unitPos > pos);
+    const after = await searchUnits(this.db, this.segs, this.uuids, f.rec.firstSeq, v.lastSeq, (r) => r.unitPos > pos);
     const seq = after - 1;
-    let rec = await recordAt(this.db, this.uuids, seq, 0);
+    let rec = await recordAt(this.db, this.segs, this.uuids, seq, 0);
     if (pos >= rec.pos + BigInt(rec.data.length)) {
       // Inside a later chunk of a chunked unit: binary-search its chunks by position.
       let lo = 1;
       let hi = await lastChunkIndex(this.db, seq);
       while (lo < hi) {
         const mid = (lo + hi + 1) >>> 1;
-        const r = await recordAt(this.db, this.uuids, seq, mid);
+        const r = await recordAt(this.db, this.segs, this.uuids, seq, mid);
         if (r.pos <= pos) lo = mid;
         else hi = mid - 1;
       }
-      rec = await recordAt(this.db, this.uuids, seq, lo);
+      rec = await recordAt(this.db, this.segs, this.uuids, seq, lo);
     }
     const target = Number(pos - rec.pos);
     let off = 0;
@@ -988,7 +1043,7 @@ export class BinlogStore {
 
   private async locateTimestamp(ts: number): Promise<Location> {
     if (!Number.isFinite(ts)) throw badArgument(`invalid timestamp ${String(ts)}`);
-    const seq = await searchUnits(this.db, this.uuids, this.firstSeq, this.durable.seq, (r) => r.maxTimestamp >= ts);
+    const seq = await searchUnits(this.db, this.segs, this.uuids, this.firstSeq, this.durable.seq, (r) => r.maxTimestamp >= ts);
     return this.locateSeq(seq);
   }
 
@@ -1120,6 +1175,7 @@ export class BinlogStore {
       const range = { gte: logRange().gte, lt: checkpointKey(newFirst - 1) };
       await this.db.clear(range);
       await this.db.compactRange(range.gte, range.lt);
+      await this.segs.removeBefore(newFirst);
       return { files: removed.map((f) => f.rec.name), purgedGtids: this.purgedText, firstSeq: newFirst, heldBack: wanted > k };
     });
   }
@@ -1193,7 +1249,7 @@ export class BinlogStore {
     this.dbReopenPending = false;
     let rec;
     try {
-      rec = await recover(this.db, this.flavor ?? undefined, this.uuids);
+      rec = await recover(this.db, this.segs, this.flavor ?? undefined, this.uuids);
     } catch (err) {
       this.writeFailure = writeFailed(err);
       throw this.writeFailure;
@@ -1230,6 +1286,7 @@ export class BinlogStore {
       await Promise.all([...this.readers].map((r) => r.return()));
       for (const w of this.durableWaiters) w.reject(new StorageError('ERR_STORAGE_CLOSED', 'store closed'));
       this.durableWaiters = [];
+      await this.segs.close();
       await this.db.close();
     }
   }

@@ -250,6 +250,13 @@ export interface StoreOptions {
   /** Bytes per reader batch (default 1 MiB). */
   readBatchBytes?: number;
   /**
+   * A group with at least this many bytes of events writes its segments to the segment files next to LevelDB,
+   * with pointers in LevelDB (default 1 MiB: the groups of a catch-up; 0: never). See segment-files.ts.
+   */
+  externalGroupBytes?: number;
+  /** A new segment file starts once the current one holds this many bytes (default 256 MiB). */
+  segmentFileBytes?: number;
+  /**
    * LevelDB knobs. `compression` (snappy) is off by default: a store takes about the space of the binlog files.
    * `maxOpenFiles` defaults to 74 (LevelDB's minimum, 64 tables open and memory-mapped at most);
    * `writeBufferSize` and `maxFileSize` to 1 MiB (tables of at most 1 MiB: ~64 MB of them mapped at most).

@@ -17,7 +17,15 @@ const [buildDir, storeDir, seedText, durability, pause] = process.argv.slice(2);
 const pauseInTxn = pause === 'pause-in-txn';
 const { openStore } = await import(pathToFileURL(path.join(buildDir, 'storage', 'index.js')).href);
 
-const store = await openStore(storeDir, { flavor: 'mysql', durability, chunkBytes: 256 << 10, checkpointUnits: 64 });
+// 'group-external': group durability with every group's segments in the segment files (externalGroupBytes 1).
+const external = durability === 'group-external';
+const store = await openStore(storeDir, {
+  flavor: 'mysql',
+  durability: external ? 'group' : durability,
+  chunkBytes: 256 << 10,
+  checkpointUnits: 64,
+  ...(external ? { externalGroupBytes: 1 } : {}),
+});
 let st = store.getState();
 process.stdout.write(`R ${st.lastSeq}\n`);
 const rnd = prng(Number(seedText));

@@ -1,16 +1,16 @@
 // Conformance suite of the storage interface (storage/index.ts), against real LevelDB stores in temp dirs.
 import { crc32 } from 'node:zlib';
-import { readFileSync } from 'node:fs';
-import { mkdir, readdir, stat, writeFile } from 'node:fs/promises';
+import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import { mkdir, readdir, readFile, stat, truncate, unlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { ClassicLevel } from 'classic-level';
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { MariadbGtidPosition } from '../../../protocol/gtid/mariadb.js';
 import { MysqlGtidSet, type MysqlGtid } from '../../../protocol/gtid/mysql.js';
 import {
   FORMAT_VERSION,
   migrate,
-  openStore,
+  openStore as openStoreWithOptions,
   splitEvents,
   StorageError,
   unpackUnit,
@@ -22,6 +22,7 @@ import {
 } from '../../../storage/index.js';
 import { checkpointKey, decodeLogKey, fileKey, formatKey, logKey, SUB_CHECKPOINT } from '../../../storage/keys.js';
 import { mergeSmallSegments } from '../../../storage/reader.js';
+import { encodePointer, SegmentFiles } from '../../../storage/segment-files.js';
 import { encodeFormat } from '../../../storage/records.js';
 import { makeTempDir, removeTempDir } from '../../helpers/tmp.js';
 import { prng } from '../../helpers/prng.js';
@@ -212,10 +213,14 @@ function anonRss(): number {
   return bytes;
 }
 
+/** Bytes of the files in `dir` and its subdirectories (the store's segment files). */
 async function dirSize(dir: string): Promise<number> {
   let total = 0;
-  // LevelDB may delete a file (an old log or table) between readdir and stat.
-  for (const f of await readdir(dir)) total += (await stat(path.join(dir, f)).catch(() => ({ size: 0 }))).size;
+  for (const e of await readdir(dir, { withFileTypes: true })) {
+    const p = path.join(dir, e.name);
+    // LevelDB may delete a file (an old log or table) between readdir and stat.
+    total += e.isDirectory() ? await dirSize(p) : (await stat(p).catch(() => ({ size: 0 }))).size;
+  }
   return total;
 }
 
@@ -233,7 +238,21 @@ async function appendFlushing(store: BinlogStore, seed: number, trxs: number, fl
   return b;
 }
 
-describe('storage conformance', () => {
+/**
+ * The suite runs twice: with the default options, where groups of a catch-up (1 MiB and more) write their
+ * segments to the segment files, and with every group doing so (externalGroupBytes 1), so that every read
+ * path, the recovery, purges and damage checks see pointers too. A test's own options win.
+ */
+let suiteDefaults: StoreOptions = {};
+function openStore(dir: string, opts: StoreOptions = {}): Promise<BinlogStore> {
+  return openStoreWithOptions(dir, { ...suiteDefaults, ...opts });
+}
+
+for (const mode of ['default options', 'every group in segment files'] as const)
+describe(`storage conformance (${mode})`, () => {
+  beforeAll(() => {
+    suiteDefaults = mode === 'default options' ? {} : { externalGroupBytes: 1 };
+  });
   let dir: string;
   const open: BinlogStore[] = [];
 
@@ -555,7 +574,8 @@ describe('storage conformance', () => {
       // Small memtables, and a flush (one LevelDB batch) every ~80 KiB: a table per flush, ~125 in all.
       const counts: Record<string, { tables: number; mapped: number }> = {};
       for (const [sub, maxOpenFiles] of [['bounded', undefined], ['classic', 1000]] as const) {
-        const store = await mk({ flavor: 'mysql', leveldb: { writeBufferSize: 64 << 10, ...(maxOpenFiles ? { maxOpenFiles } : {}) } }, sub);
+        // LevelDB's own tables: the segments stay in them (externalGroupBytes 0).
+        const store = await mk({ flavor: 'mysql', externalGroupBytes: 0, leveldb: { writeBufferSize: 64 << 10, ...(maxOpenFiles ? { maxOpenFiles } : {}) } }, sub);
         const b = await appendFlushing(store, 11, 5000, 40);
         const read: Buffer[] = [];
         for await (const batch of await store.openReader({ from: 'oldest', follow: false })) for (const u of batch) read.push(u.data);
@@ -572,7 +592,7 @@ describe('storage conformance', () => {
     });
 
     it('writes LevelDB tables of about 1 MiB by default (64 mapped tables: ~64 MB of a long history)', { timeout: 60_000 }, async () => {
-      const store = await mk({ flavor: 'mysql' }, 'tables');
+      const store = await mk({ flavor: 'mysql', externalGroupBytes: 0 }, 'tables');
       // A LevelDB batch every ~200 KB (a memtable is switched before a write, never inside one).
       await appendFlushing(store, 12, 3000, 100);
       const dirOf = path.join(dir, 'tables');
@@ -705,17 +725,15 @@ describe('storage conformance', () => {
     for (const readCacheBytes of [0, 64 << 10, 16 << 20]) {
       let evicted = 0;
       store = await openStore(sdir, { readCacheBytes, tailCacheBytes: 0, onReadCacheEvict: (bytes) => (evicted += bytes) });
-      const db = (store as unknown as { db: { iterator: (...a: unknown[]) => { nextv: (...a: unknown[]) => Promise<unknown> } } }).db;
-      const iterator = db.iterator.bind(db);
+      // Bytes of segments the readers take from disk: every batch a reader takes from LevelDB goes through the
+      // segment files' resolve (which reads what pointers name and passes inline segments on).
+      const segs = (store as unknown as { segs: SegmentFiles }).segs;
+      const resolve = segs.resolve.bind(segs);
       let n = 0;
-      db.iterator = (...a: unknown[]) => {
-        const it = iterator(...a);
-        const nextv = it.nextv.bind(it);
-        it.nextv = (...x: unknown[]) => {
-          n++;
-          return nextv(...x);
-        };
-        return it;
+      segs.resolve = async (entries) => {
+        const out = await resolve(entries);
+        for (const [, v] of out) n += v.length;
+        return out;
       };
       try {
         await readAllOf(store, readCacheBytes > 0);
@@ -723,7 +741,7 @@ describe('storage conformance', () => {
         await store.close();
       }
       if (readCacheBytes === 0) reads = n;
-      else expect(n, `LevelDB reads with a ${readCacheBytes}-byte cache vs none`).toBeLessThan(reads);
+      else expect(n, `bytes read from disk with a ${readCacheBytes}-byte cache vs none`).toBeLessThan(reads);
       // The host hears of the segments the cache lets go (the history is a few MB: the big cache keeps it all).
       if (readCacheBytes === 64 << 10) expect(evicted).toBeGreaterThan(256 << 10);
       else expect(evicted).toBe(0);
@@ -744,11 +762,12 @@ describe('storage conformance', () => {
       }
     }
     type Entries = Array<[Buffer, Buffer]>;
+    /** The log's entries as LevelDB holds them, pointers replaced by the segments they name. */
     async function rawEntries(store: BinlogStore): Promise<Entries> {
-      const db = (store as unknown as { db: ClassicLevel<Buffer, Buffer> }).db;
+      const { db, segs } = store as unknown as { db: ClassicLevel<Buffer, Buffer>; segs: SegmentFiles };
       const it = db.iterator({ gte: logKey(0, 0), lt: logKey(Number.MAX_SAFE_INTEGER, 0) });
       try {
-        return (await it.all()) as Entries;
+        return await segs.resolve((await it.all()) as Entries);
       } finally {
         await it.close();
       }
@@ -990,7 +1009,8 @@ describe('storage conformance', () => {
     });
 
     it('abort() leaves the log unchanged, and orphan chunks of a crash are removed on open', async () => {
-      const store = await mk({ flavor: 'mysql', chunkBytes: 2048 });
+      // The orphan chunks are forged from the bytes of stored ones: inline, as a streamed transaction writes them.
+      const store = await mk({ flavor: 'mysql', chunkBytes: 2048, externalGroupBytes: 0 });
       const b = new LogBuilder('mysql');
       await store.append(b.startFile('bin.000001'));
       await store.append(b.trx());
@@ -1237,14 +1257,15 @@ describe('storage conformance', () => {
 
     it('metadata written during an append stream does not make LevelDB rewrite the log (no compaction at all)', async () => {
       const sub = path.join(dir, 'moves');
-      const store = await openStore(sub, { flavor: 'mysql' });
+      const store = await openStore(sub, { flavor: 'mysql', externalGroupBytes: 0 });
       await store.putMeta('daemon.identity', '{}');
       await store.section('discovery').put('a:1', 'x');
       const b = new LogBuilder('mysql', 43);
       await store.append(b.startFile('bin.000001', ''));
       for (let i = 0; i < 15_000; i++) {
         await store.append(b.trx({ n: 2, avg: 1000 }));
-        if (i % 2000 === 1999) await store.flush();
+        // Groups of ~800 KB: below EXTERNAL_GROUP_BYTES, so the segments stay in LevelDB and fill its tables.
+        if (i % 400 === 399) await store.flush();
         if (i === 7000) await store.section('discovery').put('a:1', 'y'); // in the middle of the stream too
       }
       await store.flush();
@@ -1291,7 +1312,7 @@ describe('storage conformance', () => {
       await store.close();
       await raw.open();
       expect(await prefixes()).toEqual([0x01, 0x03, 0x05, 0x06, 0x10]);
-      expect((await raw.get(formatKey()))!.equals(encodeFormat(2))).toBe(true);
+      expect((await raw.get(formatKey()))!.equals(encodeFormat(FORMAT_VERSION))).toBe(true);
       await raw.close();
     });
 
@@ -1393,5 +1414,188 @@ describe('storage conformance', () => {
     await store.close();
     const again = await mk({});
     expect((await again.getMeta('syncer-args'))!.toString()).toBe('{"a":1}');
+  });
+});
+
+describe('segment files (the segments of big groups, next to LevelDB)', () => {
+  let dir: string;
+  const opened: BinlogStore[] = [];
+  // Groups as big as the test's flushes make them (not cut at 512 KiB): catch-up groups.
+  async function mk(sub: string, opts: StoreOptions = { flavor: 'mysql' }): Promise<BinlogStore> {
+    const s = await openStoreWithOptions(path.join(dir, sub), { groupCommitBytes: 8 << 20, ...opts });
+    opened.push(s);
+    return s;
+  }
+  async function closeAll(): Promise<void> {
+    for (const s of opened.splice(0)) await s.close();
+  }
+  /** The log's values as LevelDB holds them (no pointer resolved), checkpoints left out. */
+  async function storedValues(sub: string): Promise<Buffer[]> {
+    const raw = new ClassicLevel<Buffer, Buffer>(path.join(dir, sub), { keyEncoding: 'buffer', valueEncoding: 'buffer' });
+    await raw.open();
+    try {
+      const all = await raw.iterator({ gte: logKey(0, 0), lt: logKey(Number.MAX_SAFE_INTEGER, 0) }).all();
+      return all.filter(([k]) => decodeLogKey(k).sub !== SUB_CHECKPOINT).map(([, v]) => v);
+    } finally {
+      await raw.close();
+    }
+  }
+  /** Units and bytes of the whole log, one plain reader (readAll also compares a packed one: slow for big logs). */
+  async function logBytes(store: BinlogStore): Promise<{ units: number; bytes: Buffer }> {
+    const parts: Buffer[] = [];
+    for await (const batch of await store.openReader({ from: 'oldest', follow: false })) for (const u of batch) parts.push(u.data);
+    return { units: parts.length, bytes: Buffer.concat(parts) };
+  }
+  const allBytes = (b: LogBuilder): Buffer => Buffer.concat(b.units.map((u) => Buffer.concat(u.events)));
+  const segmentFiles = async (sub: string): Promise<string[]> => (await readdir(path.join(dir, sub, 'segments')).catch(() => [])).sort();
+
+  beforeEach(async () => {
+    dir = await makeTempDir('bp-segs-');
+  });
+  afterEach(async () => {
+    await closeAll();
+    await removeTempDir(dir);
+  });
+
+  it('a catch-up group goes to a segment file with a 21-byte pointer per segment in LevelDB; live groups stay inline', async () => {
+    const store = await mk('db');
+    // ~3 MB in groups of ~1.5 MB (external), then 30 groups of one transaction (inline).
+    const b = await appendFlushing(store, 61, 1500, 750);
+    for (let i = 0; i < 30; i++) {
+      await store.append(b.trx({ n: 2, avg: 300 }));
+      await store.flush();
+    }
+    const want = Buffer.concat(b.units.map((u) => Buffer.concat(u.events)));
+    const read = async (s: BinlogStore): Promise<Buffer> => Buffer.concat((await readAll(s)).map((u) => u.data));
+    expect((await read(store)).equals(want)).toBe(true);
+    const state = store.getState();
+    await closeAll();
+
+    const files = await segmentFiles('db');
+    expect(files).toEqual(['0000000000000001.seg']); // one binlog file, far below 256 MiB
+    const values = await storedValues('db');
+    const pointers = values.filter((v) => v.length === 21 && v[0] === 2);
+    const inline = values.filter((v) => v[0] === 1);
+    expect(pointers.length).toBeGreaterThan(30); // ~2-3 MB in 64 KiB segments
+    expect(inline.length).toBeGreaterThanOrEqual(30);
+    expect(pointers.length + inline.length).toBe(values.length);
+    const bytes = (await stat(path.join(dir, 'db', 'segments', files[0]!))).size;
+    expect(bytes).toBeGreaterThan(2_000_000);
+    expect(bytes).toBeLessThan(3_300_000);
+
+    // Reopened: the same state (the replay and the consistency checks follow the pointers) and the same bytes,
+    // through look-ups too.
+    const again = await mk('db', {});
+    expect(again.getState()).toEqual(state);
+    expect((await logBytes(again)).bytes.equals(want)).toBe(true);
+    const mid = b.units[1200]!;
+    expect((await again.locate({ file: mid.file, pos: mid.pos })).seq).toBe(1201);
+  });
+
+  it('with LevelDB compression on, every segment stays in LevelDB', async () => {
+    const store = await mk('db', { flavor: 'mysql', leveldb: { compression: true } });
+    await appendFlushing(store, 62, 2000, 2000);
+    await closeAll();
+    expect(await segmentFiles('db')).toEqual([]);
+    expect((await storedValues('db')).every((v) => v[0] === 1)).toBe(true);
+  });
+
+  it('bytes a crash left after the last pointer are skipped: appends go after them and the log reads back exactly', async () => {
+    let store = await mk('db');
+    const b = await appendFlushing(store, 63, 1200, 1200);
+    await closeAll();
+    const [file] = await segmentFiles('db');
+    const p = path.join(dir, 'db', 'segments', file!);
+    const size = (await stat(p)).size;
+    // A group whose segments reached the file but whose LevelDB batch never did.
+    await writeFile(p, Buffer.alloc(100_000, 0xab), { flag: 'a' });
+    store = await mk('db', {});
+    for (let i = 0; i < 1200; i++) await store.append(b.trx({ n: 2, avg: 1000 }));
+    await store.flush();
+    const log = await logBytes(store);
+    expect(log.units).toBe(b.units.length);
+    expect(log.bytes.equals(allBytes(b))).toBe(true);
+    await closeAll();
+    const grown = await readFile(p);
+    expect(grown.length).toBeGreaterThan(size + 100_000 + 1_000_000); // the new catch-up groups, after the junk
+    expect(grown.subarray(size, size + 100_000).equals(Buffer.alloc(100_000, 0xab))).toBe(true);
+    const again = await mk('db', {});
+    expect((await logBytes(again)).bytes.equals(allBytes(b))).toBe(true);
+  });
+
+  it('a pointer to bytes that are not there is ERR_STORAGE_CORRUPT naming the segment file', async () => {
+    const store = await mk('db');
+    await appendFlushing(store, 64, 1500, 1500);
+    await closeAll();
+    const [file] = await segmentFiles('db');
+    const p = path.join(dir, 'db', 'segments', file!);
+    await truncate(p, (await stat(p)).size - 1000);
+    const err = await expectCode(openStoreWithOptions(path.join(dir, 'db'), {}), 'ERR_STORAGE_CORRUPT');
+    expect(err.message).toContain(file!);
+    await unlink(p);
+    expect((await expectCode(openStoreWithOptions(path.join(dir, 'db'), {}), 'ERR_STORAGE_CORRUPT')).message).toContain('missing');
+  });
+
+  it('a purge deletes the segment files of the binlog files it removes; an interrupted one is finished on open', async () => {
+    const store = await mk('db');
+    const b = new LogBuilder('mysql', 65);
+    for (let f = 1; f <= 4; f++) {
+      b.startFile(`bin.00000${f}`);
+      for (let i = 0; i < 400; i++) b.trx({ n: 2, avg: 1500 });
+      if (f < 4) b.rotate(`bin.00000${f + 1}`);
+    }
+    // All in one group: its segments still start a segment file per binlog file.
+    await appendAll(store, b.units);
+    await store.flush();
+    const before = await segmentFiles('db');
+    expect(before).toHaveLength(4);
+    expect(before.map((f) => Number(f.slice(0, 16)))).toEqual(store.listFiles().map((f) => f.firstSeq));
+    await store.purge({ beforeFile: 'bin.000003' });
+    expect(await segmentFiles('db')).toEqual(before.slice(2));
+    const left = await logBytes(store);
+    expect(left.bytes.equals(Buffer.concat([b.bytesOf('bin.000003'), b.bytesOf('bin.000004')]))).toBe(true);
+    await closeAll();
+
+    // A purge that stopped after LevelDB's delete: the next open removes the files left behind.
+    await writeFile(path.join(dir, 'db', 'segments', '0000000000000001.seg'), 'left behind');
+    const again = await mk('db', {});
+    expect(again.recovery.purgeFinished).toBe(true);
+    expect(await segmentFiles('db')).toEqual(before.slice(2));
+    expect((await logBytes(again)).units).toBe(left.units);
+  });
+});
+
+describe('SegmentFiles', () => {
+  it('keeps at most 32 idle files open, reopening one when it is read again', async () => {
+    const dir = await makeTempDir('bp-segfiles-');
+    try {
+      const files = await SegmentFiles.open(path.join(dir, 'segments'));
+      const open = (): number => readdirSync('/proc/self/fd').filter((fd) => {
+        try {
+          return readlinkSync(`/proc/self/fd/${fd}`).startsWith(path.join(dir, 'segments'));
+        } catch {
+          return false; // closed meanwhile
+        }
+      }).length;
+      const entries: Array<[Buffer, Buffer]> = [];
+      const want: Buffer[] = [];
+      for (let f = 0; f < 40; f++) {
+        const seg = Buffer.alloc(5000 + f, f);
+        seg[0] = 1; // SEGMENT_FORMAT
+        const [p] = await files.append(1 + f * 10, [seg], true);
+        entries.push([logKey(1 + f * 10, 0), encodePointer(p!)]);
+        want.push(seg);
+      }
+      expect(files.fileCount).toBe(40);
+      for (let round = 0; round < 2; round++) {
+        const got = await files.resolve(entries.map(([k, v]) => [k, v]));
+        got.forEach(([, v], i) => expect(v.equals(want[i]!)).toBe(true));
+        expect(open()).toBeLessThanOrEqual(33);
+      }
+      await files.close();
+      expect(open()).toBe(0);
+    } finally {
+      await removeTempDir(dir);
+    }
   });
 });

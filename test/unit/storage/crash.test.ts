@@ -174,7 +174,8 @@ describe('storage crash safety', () => {
       const rounds = 24;
       for (let round = 0; round < rounds; round++) {
         const mode = round % 4 === 3 ? 'pause-in-txn' : 'random';
-        const durability = round % 3 === 2 ? 'fsync' : 'group';
+        // One store for all rounds: inline segments and segment files mixed, killed in either mode.
+        const durability = ['group', 'group-external', 'fsync'][round % 3]!;
         const delay = 30 + ((round * 7919) % 350);
         const r = await runChild(storeDir, 1000 + round, durability, mode, delay);
         kills++;
