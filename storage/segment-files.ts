@@ -4,9 +4,10 @@
  * Why: LevelDB writes every byte of a value twice (its log, then a table) and checksums it each time; it
  * copies each value into its write batch on the calling thread; and it memory-maps the tables it keeps open,
  * so the pages of every table a reader touched count in the daemon's RSS. A group of at least
- * EXTERNAL_GROUP_BYTES writes its segments here instead: one `writev` of the slabs, one `fdatasync`, and
- * LevelDB gets a 21-byte pointer per segment under the segment's usual key, in the same synced batch as
- * before. Readers `pread` the bytes of consecutive pointers in one read: page cache, not the RSS.
+ * `externalGroupBytes` (StoreOptions, default 1 MiB) writes its segments here instead: one `writev` of the
+ * slabs, one `fdatasync`, and LevelDB gets a 21-byte pointer per segment under the segment's usual key, in the
+ * same synced batch as before. Readers fill a buffer per segment from a run of consecutive pointers with one
+ * `preadv`: page cache, not the RSS.
  *
  * Layout: `<store>/segments/<first unit, 16 digits>.seg`. A file holds the external segments of the units from
  * its name up to the next file's name (exclusive); a new file starts with each binlog file and once the current
