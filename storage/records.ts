@@ -349,6 +349,36 @@ export function writeRecordHeader(buf: Buffer, off: number, m: RecordMeta, dataL
   return off + RECORD_HEADER_LEN + m.gtidLen;
 }
 
+// ---- segment pointers (segment-files.ts) ---------------------------------------------------------------
+
+/** First byte of a pointer value (a segment value starts with SEGMENT_FORMAT, 1). */
+export const POINTER_FORMAT = 2;
+/** [POINTER_FORMAT][file: u64][offset: u64][length: u32]. */
+export const POINTER_LENGTH = 21;
+
+export interface SegmentPointer {
+  /** The segment file's first unit (its name). */
+  file: number;
+  offset: number;
+  length: number;
+}
+
+export function encodePointer(p: SegmentPointer): Buffer {
+  const b = Buffer.allocUnsafe(POINTER_LENGTH);
+  b[0] = POINTER_FORMAT;
+  writeSeq(b, p.file, 1);
+  writeSeq(b, p.offset, 9);
+  b.writeUInt32BE(p.length, 17);
+  return b;
+}
+
+/** The pointer in a segment's log value, or null when the value is the segment itself. */
+export function decodePointer(value: Buffer): SegmentPointer | null {
+  if (value.length !== POINTER_LENGTH || value[0] !== POINTER_FORMAT) return null;
+  const c = new Cursor(value, 1, 'segment pointer');
+  return { file: c.seq(), offset: c.seq(), length: c.u32() };
+}
+
 /** A segment value holding exactly one record. */
 export function singleRecordSegment(m: RecordMeta, events: readonly Buffer[], dataLength: number, uuids: UuidCache): Buffer {
   const value = Buffer.allocUnsafe(1 + recordSize(m, dataLength));

@@ -24,13 +24,9 @@
 import { mkdir, open, readdir, unlink, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { corrupt, StorageError } from './errors.js';
-import { decodeLogKey, isCheckpointKey, SUB_CHECKPOINT } from './keys.js';
-import { SEGMENT_FORMAT } from './records.js';
+import { decodeLogKey, isCheckpointKey } from './keys.js';
+import { decodePointer, SEGMENT_FORMAT, type SegmentPointer } from './records.js';
 
-/** First byte of a pointer value (a segment value starts with SEGMENT_FORMAT, 1). */
-export const POINTER_FORMAT = 2;
-/** [POINTER_FORMAT][file: u64 BE][offset: u64 BE][length: u32 BE]. */
-export const POINTER_LENGTH = 21;
 /** Groups with at least this many bytes of events write their segments to the files (default of the option). */
 export const EXTERNAL_GROUP_BYTES = 1 << 20;
 /** A new file starts once the current one holds this much (default of the option). */
@@ -39,38 +35,6 @@ export const FILE_ROLL_BYTES = 256 << 20;
 const MAX_OPEN_FILES = 32;
 /** Largest single read when resolving a run of consecutive pointers. */
 const MAX_READ_BYTES = 4 << 20;
-const TWO_32 = 0x1_0000_0000;
-
-export interface SegmentPointer {
-  /** The file's first unit (its name). */
-  file: number;
-  offset: number;
-  length: number;
-}
-
-export function encodePointer(p: SegmentPointer): Buffer {
-  const b = Buffer.allocUnsafe(POINTER_LENGTH);
-  b[0] = POINTER_FORMAT;
-  writeU64(b, p.file, 1);
-  writeU64(b, p.offset, 9);
-  b.writeUInt32BE(p.length, 17);
-  return b;
-}
-
-/** The pointer in a log value, or null when the value is not one (an inline segment, a checkpoint). */
-export function decodePointer(value: Buffer): SegmentPointer | null {
-  if (value.length !== POINTER_LENGTH || value[0] !== POINTER_FORMAT) return null;
-  return { file: readU64(value, 1), offset: readU64(value, 9), length: value.readUInt32BE(17) };
-}
-
-function writeU64(b: Buffer, v: number, off: number): void {
-  b.writeUInt32BE(Math.floor(v / TWO_32), off);
-  b.writeUInt32BE(v >>> 0, off + 4);
-}
-
-function readU64(b: Buffer, off: number): number {
-  return b.readUInt32BE(off) * TWO_32 + b.readUInt32BE(off + 4);
-}
 
 function fileName(first: number): string {
   return `${String(first).padStart(16, '0')}.seg`;
@@ -113,7 +77,7 @@ export class SegmentFiles {
     return new SegmentFiles(dir, rollBytes, names);
   }
 
-  /** Number of files (for tests and the purge). */
+  /** Number of files. */
   get fileCount(): number {
     return this.names.length;
   }
@@ -130,7 +94,7 @@ export class SegmentFiles {
     if (file === undefined || (file < firstSeq && (newFile || (await this.sizeForAppend(file)) >= this.rollBytes))) {
       await mkdir(this.dir, { recursive: true });
       file = firstSeq;
-      await (await open(path.join(this.dir, fileName(file)), 'wx')).close();
+      this.handles.set(file, await open(path.join(this.dir, fileName(file)), 'wx+'));
       this.names.push(file);
       this.appendAt = 0;
     }
@@ -215,18 +179,18 @@ export class SegmentFiles {
         i++;
         continue;
       }
-      // the run of pointers contiguous in the same file
+      // The run of pointers contiguous in the same file, each with a buffer of its own, filled by one preadv:
+      // a view into a shared buffer would keep the whole read alive for as long as any one segment of it is
+      // (in the shared read cache, say).
+      const values = [Buffer.allocUnsafeSlow(p.length)];
       let j = i + 1;
       let end = p.offset + p.length;
       for (; j < entries.length; j++) {
         const q = pointerOf(entries[j]!);
         if (q === null || q.file !== p.file || q.offset !== end || end + q.length - p.offset > MAX_READ_BYTES) break;
+        values.push(Buffer.allocUnsafeSlow(q.length));
         end += q.length;
       }
-      // A buffer of its own per segment, filled by one preadv: a view into a shared buffer would keep the
-      // whole read alive for as long as any one segment of it is (in the shared read cache, say).
-      const values: Buffer[] = [];
-      for (let k = i; k < j; k++) values.push(Buffer.allocUnsafeSlow(pointerOf(entries[k]!)!.length));
       await this.read(p.file, p.offset, values, entries[i]![0]);
       for (let k = i; k < j; k++) {
         const value = values[k - i]!;
@@ -290,14 +254,13 @@ export function storedLength(entry: [Buffer, Buffer]): number {
 
 /** The pointer of a log entry: a segment's (never a checkpoint's) value in pointer form. */
 function pointerOf(entry: [Buffer, Buffer]): SegmentPointer | null {
-  const v = entry[1];
-  if (v.length !== POINTER_LENGTH || v[0] !== POINTER_FORMAT || isCheckpointKey(entry[0])) return null;
-  return decodePointer(v);
+  return isCheckpointKey(entry[0]) ? null : decodePointer(entry[1]);
 }
 
+/** The segment a pointer entry stands for (never a checkpoint: see pointerOf). */
 function describe(key: Buffer): string {
   const k = decodeLogKey(key);
-  return k.sub === SUB_CHECKPOINT ? `checkpoint ${k.seq}` : `segment ${k.seq}/${k.sub}`;
+  return `segment ${k.seq}/${k.sub}`;
 }
 
 /** The part of `values` after the first `skip` bytes (a retry of a short writev or readv). */

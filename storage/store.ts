@@ -36,6 +36,7 @@ import {
   checkEventFraming,
   encodeCheckpoint,
   encodeFileRecord,
+  encodePointer,
   eventSizeAt,
   gtidLength,
   recordSize,
@@ -50,7 +51,7 @@ import {
   type RecordMeta,
 } from './records.js';
 import { recover, type FileEntry, type RecoveryReport } from './recovery.js';
-import { encodePointer, EXTERNAL_GROUP_BYTES, FILE_ROLL_BYTES, SegmentFiles } from './segment-files.js';
+import { EXTERNAL_GROUP_BYTES, FILE_ROLL_BYTES, SegmentFiles } from './segment-files.js';
 import { StreamedTransaction, type Prepared, type TransactionHost, type UnitHead } from './transaction.js';
 import type {
   AppendResult,
@@ -828,23 +829,24 @@ export class BinlogStore {
    * segments of each binlog file start a segment file of their own (a purge removes whole binlog files).
    */
   private async moveSegmentsOut(ops: BatchOp[]): Promise<void> {
-    const at: number[] = [];
+    const found: Array<{ at: number; seq: number; sub: number; value: Buffer }> = [];
     for (let i = 0; i < ops.length; i++) {
       const op = ops[i]!;
-      if (op.type === 'put' && isLogKey(op.key) && !isCheckpointKey(op.key) && op.value[0] === SEGMENT_FORMAT) at.push(i);
+      if (op.type === 'put' && isLogKey(op.key) && !isCheckpointKey(op.key) && op.value[0] === SEGMENT_FORMAT) {
+        const k = decodeLogKey(op.key);
+        found.push({ at: i, seq: k.seq, sub: k.sub, value: op.value });
+      }
     }
-    if (at.length === 0) return;
-    const first = decodeLogKey(ops[at[0]!]!.key).seq;
+    if (found.length === 0) return;
     const fileStarts = new Set<number>();
-    for (let i = this.files.length - 1; i >= 0 && this.files[i]!.rec.firstSeq >= first; i--) fileStarts.add(this.files[i]!.rec.firstSeq);
-    let from = 0;
-    while (from < at.length) {
-      const runSeq = decodeLogKey(ops[at[from]!]!.key).seq;
+    for (let i = this.files.length - 1; i >= 0 && this.files[i]!.rec.firstSeq >= found[0]!.seq; i--) fileStarts.add(this.files[i]!.rec.firstSeq);
+    const startsFile = (f: { seq: number; sub: number }): boolean => f.sub === 0 && fileStarts.has(f.seq);
+    for (let from = 0; from < found.length; ) {
       let to = from + 1;
-      while (to < at.length && !fileStarts.has(decodeLogKey(ops[at[to]!]!.key).seq)) to++;
-      const run = at.slice(from, to);
-      const pointers = await this.segs.append(runSeq, run.map((i) => (ops[i] as { value: Buffer }).value), fileStarts.has(runSeq));
-      run.forEach((i, k) => (ops[i] = { type: 'put', key: ops[i]!.key, value: encodePointer(pointers[k]!) }));
+      while (to < found.length && !startsFile(found[to]!)) to++;
+      const run = found.slice(from, to);
+      const pointers = await this.segs.append(run[0]!.seq, run.map((f) => f.value), startsFile(run[0]!));
+      run.forEach((f, k) => (ops[f.at] = { type: 'put', key: ops[f.at]!.key, value: encodePointer(pointers[k]!) }));
       from = to;
     }
   }

@@ -22,8 +22,8 @@ import {
 } from '../../../storage/index.js';
 import { checkpointKey, decodeLogKey, fileKey, formatKey, logKey, SUB_CHECKPOINT } from '../../../storage/keys.js';
 import { mergeSmallSegments } from '../../../storage/reader.js';
-import { encodePointer, SegmentFiles } from '../../../storage/segment-files.js';
-import { encodeFormat } from '../../../storage/records.js';
+import { SegmentFiles } from '../../../storage/segment-files.js';
+import { encodeFormat, encodePointer } from '../../../storage/records.js';
 import { makeTempDir, removeTempDir } from '../../helpers/tmp.js';
 import { prng } from '../../helpers/prng.js';
 import { procStatusBytes } from '../../../src/memory.js';
